@@ -1,0 +1,3 @@
+from forecastscale.cli import main
+
+main()

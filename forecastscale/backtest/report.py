@@ -1,0 +1,126 @@
+"""Backtest output: the side-by-side table (rich, Markdown), the JSON report and the plot."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rich.table import Table
+
+from forecastscale.backtest.scores import SCORE_NAMES
+from forecastscale.backtest.suite import TraceResult
+
+RATIO = "gpu_hours_vs_oracle"
+_COLUMNS = (*SCORE_NAMES, RATIO)
+
+
+def policy_scores(result: TraceResult) -> dict[str, dict[str, float | int | None]]:
+    """Scores per policy, plus ``gpu_hours_vs_oracle`` when oracle ran (else ``None``)."""
+    oracle = result.runs.get("oracle")
+    out: dict[str, dict[str, float | int | None]] = {}
+    for name, run in result.runs.items():
+        scores: dict[str, float | int | None] = dict(run.scores.as_dict())
+        base = oracle.scores.gpu_hours if oracle is not None else 0.0
+        scores[RATIO] = run.scores.gpu_hours / base if base > 0 else None
+        out[name] = scores
+    return out
+
+
+def to_json(results: list[TraceResult]) -> dict[str, Any]:
+    """The report: ``{"traces": [{"trace", "target", "config", ..., "policies": {...}}]}``."""
+    traces = []
+    for r in results:
+        sc = r.scenario
+        traces.append({
+            "trace": str(r.job.trace_path),
+            "target": r.job.target.name,
+            "config": str(r.job.config_path),
+            "decision_interval_s": sc.step_s,
+            "scored_steps": len(sc.demand) - sc.warmup_steps,
+            "warmup_steps": sc.warmup_steps,
+            "trace_report": vars(sc.trace.report),
+            "policies": policy_scores(r),
+            "decision_reasons": {p: run.reasons for p, run in r.runs.items()},
+        })
+    return {"traces": traces}
+
+
+def write_json(results: list[TraceResult], path: Path) -> None:
+    """Write :func:`to_json` to ``path`` (parents created)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(to_json(results), indent=2) + "\n", encoding="utf-8")
+
+
+def _fmt(value: float | int | None) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, int):
+        return str(value)
+    return f"{value:.3f}" if abs(value) < 10 else f"{value:,.1f}"
+
+
+def rich_table(result: TraceResult) -> Table:
+    """One trace's policies side by side: a column per policy, a row per score."""
+    table = Table(title=f"{result.job.trace_path.name} → {result.job.target.name}", title_justify="left")
+    scores = policy_scores(result)
+    table.add_column("score")
+    for name in scores:
+        table.add_column(name, justify="right")
+    for c in _COLUMNS:
+        table.add_row(c, *(_fmt(s[c]) for s in scores.values()))
+    return table
+
+
+def markdown(results: list[TraceResult]) -> str:
+    """All traces as one Markdown table (for the README)."""
+    head = "| trace | policy | " + " | ".join(_COLUMNS) + " |"
+    lines = [head, "|" + "---|" * (len(_COLUMNS) + 2)]
+    for r in results:
+        for name, scores in policy_scores(r).items():
+            cells = " | ".join(_fmt(scores[c]) for c in _COLUMNS)
+            lines.append(f"| {r.job.trace_path.name} | {name} | {cells} |")
+    return "\n".join(lines) + "\n"
+
+
+def plot(results: list[TraceResult], path: Path, hours: float = 48.0) -> None:
+    """Demand, ready capacity per policy and under-provisioned spans; one panel per trace.
+
+    Shows the last ``hours`` of each trace (0 = the whole scored span).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only: no display on servers or in CI
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(len(results), 1, figsize=(12, 3.6 * len(results)), squeeze=False)
+    for ax, r in zip(axes[:, 0], results, strict=True):
+        _panel(ax, r, hours)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _panel(ax: Any, r: TraceResult, hours: float) -> None:
+    sc = r.scenario
+    n = len(sc.demand)
+    first = sc.warmup_steps if hours <= 0 else max(sc.warmup_steps, n - int(hours * 3600 / sc.step_s))
+    start = sc.trace.start
+    times = np.array([start + timedelta(seconds=i * sc.step_s) for i in range(first, n)])
+    ax.plot(times, sc.demand[first:], color="black", lw=0.8, label="demand", zorder=5)
+    colours = {"reactive": "tab:red", "predictive": "tab:blue", "oracle": "tab:green"}
+    top = float(sc.demand[first:].max()) or 1.0
+    for k, (name, run) in enumerate(r.runs.items()):
+        colour = colours.get(name, f"C{k}")
+        cap = run.capacity[first:]
+        ax.step(times, cap, where="post", color=colour, lw=0.9, alpha=0.8, label=f"{name} ready capacity")
+        under = sc.demand[first:] > cap + 1e-9
+        band = (-0.04 * (k + 1) * top, -0.04 * k * top)
+        ax.fill_between(times, *band, where=under, color=colour, step="post", alpha=0.9, lw=0)
+    ax.set_ylim(bottom=-0.04 * (len(r.runs) + 0.5) * top)
+    ax.set_title(f"{r.job.trace_path.name} → {r.job.target.name} (bars below 0: under-provisioned steps)")
+    ax.set_ylabel(r.job.target.demand_unit)
+    ax.legend(loc="upper left", fontsize=8, ncol=4)

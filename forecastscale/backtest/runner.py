@@ -1,0 +1,118 @@
+"""Replay a trace through a policy and the cluster simulator, step by step.
+
+The demand over decision step ``i`` is the time-weighted mean of the trace over
+``[i·dt, (i+1)·dt)``: a trace value holds for its whole step (the trace says "this much
+per second over this interval"), and a decision step spanning several trace steps averages
+them. The same rule feeds every policy.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from forecastscale.backtest.scores import Scores, score
+from forecastscale.backtest.simulator import ClusterSimulator
+from forecastscale.config import Config, NodePool, Target
+from forecastscale.errors import ConfigError
+from forecastscale.policy.base import Policy
+from forecastscale.policy.nodes import nodes_for
+from forecastscale.policy.oracle import OraclePolicy
+from forecastscale.policy.predictive import PredictivePolicy, replicas_for
+from forecastscale.policy.reactive import ReactivePolicy
+from forecastscale.sources.csvtrace import Trace
+from forecastscale.types import Decision, FloatArray, Observation
+
+POLICIES = ("reactive", "predictive", "oracle")
+DEFAULT_WARMUP_S = 2 * 86400.0
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """Everything a run needs: the target, its pool, demand per decision step, warm-up."""
+
+    trace: Trace
+    target: Target
+    pool: NodePool
+    demand: FloatArray  # target units per second, one value per decision step
+    step_s: float
+    warmup_steps: int
+
+
+def resample(trace: Trace, step_s: float, scale: float) -> FloatArray:
+    """Time-weighted mean of ``trace`` over consecutive ``step_s`` intervals, × ``scale``."""
+    edges = np.arange(len(trace.values) + 1) * trace.step_s
+    cumulative = np.concatenate([[0.0], np.cumsum(trace.values * trace.step_s)])
+    n = int(math.floor(trace.duration_s / step_s + 1e-9))
+    at = np.interp(np.arange(n + 1) * step_s, edges, cumulative)
+    return np.diff(at) / step_s * scale
+
+
+def build_scenario(config: Config, target: Target, trace: Trace) -> Scenario:
+    """Resample ``trace`` to the decision step and work out the warm-up span."""
+    step = config.backtest.decision_interval_s
+    demand = resample(trace, step, target.demand_scale)
+    warmup_s = config.backtest.warmup_s
+    if warmup_s is None:
+        warmup_s = min(DEFAULT_WARMUP_S, 0.2 * trace.duration_s)
+    warmup_steps = math.ceil(warmup_s / step)
+    if warmup_steps >= len(demand):
+        raise ConfigError("backtest", [
+            f"backtest.warmup_s: {warmup_s:g} s leaves nothing to score in {trace.name} "
+            f"({trace.duration_s:g} s at {len(demand)} steps of {step:g} s)"
+        ])
+    return Scenario(trace, target, config.pool_for(target), demand, step, warmup_steps)
+
+
+def make_policy(name: str, sc: Scenario) -> Policy:
+    """A fresh policy called ``name`` for scenario ``sc``."""
+    if name == "reactive":
+        return ReactivePolicy(sc.target, sc.pool)
+    if name == "predictive":
+        return PredictivePolicy(sc.target, sc.pool, sc.trace.step_s, sc.step_s)
+    if name == "oracle":
+        return OraclePolicy(sc.target, sc.pool, sc.demand, sc.step_s)
+    raise ValueError(f"unknown policy {name!r}; have {', '.join(POLICIES)}")
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """One policy's run: scores plus per-step series for plots, and why it decided."""
+
+    policy: str
+    scores: Scores
+    capacity: FloatArray  # ready replicas × capacity_per_replica
+    replicas: FloatArray
+    nodes: FloatArray
+    reasons: dict[str, int]  # decision reason → scored steps
+
+
+def run_policy(sc: Scenario, policy: Policy, on_progress: Callable[[int], None] | None = None) -> RunResult:
+    """Replay the whole scenario; ``on_progress(steps_done)`` is called every 1,000 steps."""
+    n, dt, t = len(sc.demand), sc.step_s, sc.target
+    r0 = min(max(replicas_for(float(sc.demand[0]), t), t.min_replicas), t.max_replicas)
+    sim = ClusterSimulator(t, sc.pool, r0, nodes_for(r0, sc.pool, t.gpus_per_pod))
+    capacity, gpus, replicas, nodes = (np.zeros(n) for _ in range(4))
+    reasons: Counter[str] = Counter()
+    for i in range(n):
+        now = i * dt
+        sim.advance(now)
+        v = sim.view()
+        obs = Observation(now, dt, sc.demand[:i], v.replicas, v.ready, v.starting, v.pending,
+                          v.nodes_ready, v.nodes_starting)
+        d: Decision = policy.decide(obs)
+        sim.apply(now, d.replicas, d.nodes)
+        capacity[i] = sim.pods_ready * t.capacity_per_replica
+        gpus[i] = sim.provisioned_gpus
+        replicas[i] = sim.replicas
+        nodes[i] = sim.nodes_ready + len(sim.nodes_starting)
+        if i >= sc.warmup_steps:
+            reasons[d.reason] += 1
+        if on_progress is not None and (i + 1) % 1000 == 0:
+            on_progress(i + 1)
+    scores = score(sc.demand, capacity, gpus, replicas, nodes, dt, sc.warmup_steps, sc.pool.gpu_hour_cost)
+    return RunResult(policy.name, scores, capacity, replicas, nodes, dict(reasons))

@@ -1,0 +1,83 @@
+"""Plan and run a backtest: which (config, target, trace) to replay, with which policies."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from forecastscale.backtest.runner import POLICIES, RunResult, Scenario, build_scenario, make_policy, run_policy
+from forecastscale.config import Config, Target
+from forecastscale.errors import ConfigError
+from forecastscale.sources.csvtrace import load_trace
+
+
+@dataclass(frozen=True)
+class Job:
+    """One trace replayed for one target of one config."""
+
+    config_path: Path
+    config: Config
+    target: Target
+    trace_path: Path
+
+
+@dataclass(frozen=True)
+class TraceResult:
+    """Every policy's run on one job; ``runs`` is keyed by policy name, in the order run."""
+
+    job: Job
+    scenario: Scenario
+    runs: dict[str, RunResult]
+
+
+def parse_policies(text: str) -> list[str]:
+    """``"reactive,oracle"`` → names, checked against the known policies."""
+    names = [p.strip() for p in text.split(",") if p.strip()]
+    bad = [p for p in names if p not in POLICIES]
+    if bad or not names:
+        raise ConfigError("--policy", [f"unknown policy {', '.join(map(repr, bad)) or '(none)'}; "
+                                        f"have {', '.join(POLICIES)}"])
+    return names
+
+
+def plan_jobs(configs: Sequence[tuple[Path, Config]], traces: Sequence[Path], target: str | None) -> list[Job]:
+    """With ``traces``: each one for the selected target (``target`` or the first of the first
+    config). Without: every target of every config that names a ``trace``."""
+    if traces:
+        path, config = configs[0]
+        chosen = _select(path, config, target)
+        return [Job(path, config, chosen, tr) for tr in traces]
+    if target is not None:
+        for path, config in configs:
+            _select(path, config, target)
+    jobs = [
+        Job(path, config, t, t.trace)
+        for path, config in configs
+        for t in config.targets
+        if t.trace is not None and (target is None or t.name == target)
+    ]
+    if not jobs:
+        raise ConfigError(", ".join(str(p) for p, _ in configs), [
+            "no target with a trace" + (f" named {target!r}" if target else "")
+            + ": give targets[].trace in the config or --trace CSV"
+        ])
+    return jobs
+
+
+def _select(path: Path, config: Config, name: str | None) -> Target:
+    if name is None:
+        return config.targets[0]
+    for t in config.targets:
+        if t.name == name:
+            return t
+    raise ConfigError(str(path), [f"--target: no target named {name!r}; have {[t.name for t in config.targets]}"])
+
+
+def run_job(job: Job, policies: Sequence[str], on_progress: Callable[[int], None] | None = None) -> TraceResult:
+    """Load the trace and replay it under each policy (oracle first: others are scored against it)."""
+    scenario = build_scenario(job.config, job.target, load_trace(job.trace_path))
+    runs = {}
+    for name in sorted(policies, key=lambda p: p != "oracle"):
+        runs[name] = run_policy(scenario, make_policy(name, scenario), on_progress)
+    return TraceResult(job, scenario, {p: runs[p] for p in policies})

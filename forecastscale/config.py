@@ -1,0 +1,243 @@
+"""Typed configuration, validated once at the edge (pydantic, YAML).
+
+Every field is documented where it is declared; units are in the name (``_s`` seconds,
+``_per_s`` per second). A bad file raises :class:`ConfigError` with one line per bad
+field, e.g. ``targets[0].capacity_per_replica: must be > 0, got -3``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from forecastscale.errors import ConfigError
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ScalingPolicy(_Model):
+    """One HPA v2 ``HPAScalingPolicy``: change at most ``value`` Pods or Percent per period."""
+
+    type: Literal["Pods", "Percent"]
+    value: int = Field(gt=0)
+    period_seconds: int = Field(gt=0, le=1800)
+
+
+class ScalingRules(_Model):
+    """HPA v2 ``HPAScalingRules`` for one direction (scale up or scale down)."""
+
+    stabilization_window_seconds: int = Field(ge=0, le=3600)
+    select_policy: Literal["Max", "Min", "Disabled"] = "Max"
+    policies: tuple[ScalingPolicy, ...]
+
+
+def _default_scale_up() -> ScalingRules:
+    # Kubernetes default: no stabilisation, max(+4 pods, +100 %) every 15 s.
+    return ScalingRules(
+        stabilization_window_seconds=0,
+        policies=(
+            ScalingPolicy(type="Pods", value=4, period_seconds=15),
+            ScalingPolicy(type="Percent", value=100, period_seconds=15),
+        ),
+    )
+
+
+def _default_scale_down() -> ScalingRules:
+    # Kubernetes default: recommendations stabilised over 300 s, then down to any count.
+    return ScalingRules(
+        stabilization_window_seconds=300,
+        policies=(ScalingPolicy(type="Percent", value=100, period_seconds=15),),
+    )
+
+
+class Behavior(_Model):
+    """HPA v2 ``behavior``; the defaults are those of Kubernetes."""
+
+    scale_up: ScalingRules = Field(default_factory=_default_scale_up)
+    scale_down: ScalingRules = Field(default_factory=_default_scale_down)
+
+
+class ForecastSettings(_Model):
+    """How the predictive policy forecasts demand."""
+
+    model: Literal["seasonal_naive", "holt_winters"] = "holt_winters"
+    quantile: float = Field(default=0.9, gt=0, lt=1, description="upper quantile provisioned for")
+    refit_interval_s: float = Field(default=3600, gt=0, description="how often the model is refit")
+    step_s: float = Field(default=300, gt=0, description="fit step; coarser trace steps win")
+    season_s: float = Field(default=86400, gt=0, description="seasonal period")
+    window_s: float = Field(default=7 * 86400, gt=0, description="history span fitted")
+    damped_trend: bool = Field(default=False, description="holt_winters: add a damped trend")
+
+
+class NodePool(_Model):
+    """A pool of identical GPU nodes."""
+
+    name: str = Field(min_length=1)
+    gpus_per_node: int = Field(gt=0)
+    node_startup_s: float = Field(default=420, ge=0, description="node request → node Ready")
+    min_nodes: int = Field(default=0, ge=0)
+    max_nodes: int = Field(gt=0)
+    gpu_hour_cost: float = Field(default=0.0, ge=0, description="price of one GPU for one hour")
+    scale_down_unneeded_s: float = Field(
+        default=600, ge=0, description="reactive: a node is removed after this long unneeded"
+    )
+
+    @model_validator(mode="after")
+    def _bounds(self) -> NodePool:
+        if self.min_nodes > self.max_nodes:
+            raise ValueError(f"min_nodes ({self.min_nodes}) > max_nodes ({self.max_nodes})")
+        return self
+
+
+class Target(_Model):
+    """One scaled workload (a Deployment of GPU model servers)."""
+
+    name: str = Field(min_length=1)
+    demand_unit: str = Field(default="requests_per_s", min_length=1)
+    capacity_per_replica: float = Field(gt=0, description="demand one ready replica serves at 100 %")
+    target_utilisation: float = Field(default=0.7, gt=0, le=1)
+    tolerance: float = Field(default=0.1, ge=0, lt=1, description="HPA tolerance")
+    min_replicas: int = Field(default=1, ge=1)
+    max_replicas: int = Field(gt=0)
+    pod_startup_s: float = Field(default=180, ge=0, description="decision → replica ready")
+    gpus_per_pod: int = Field(default=1, gt=0)
+    node_pool: str | None = Field(default=None, description="pool name; optional with one pool")
+    behavior: Behavior = Field(default_factory=Behavior)
+    forecast: ForecastSettings = Field(default_factory=ForecastSettings)
+    trace: Path | None = Field(default=None, description="backtest CSV, relative to the config")
+    demand_scale: float = Field(default=1.0, gt=0, description="trace value × this = demand")
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Target:
+        if self.min_replicas > self.max_replicas:
+            raise ValueError(
+                f"min_replicas ({self.min_replicas}) > max_replicas ({self.max_replicas})"
+            )
+        return self
+
+
+class BacktestSettings(_Model):
+    """How a trace is replayed."""
+
+    decision_interval_s: float = Field(default=60, gt=0, description="one decision per step")
+    warmup_s: float | None = Field(
+        default=None, ge=0, description="training-only span; default min(2 days, 20 % of trace)"
+    )
+
+
+class Config(_Model):
+    """The whole file: targets, the node pools they run on, backtest settings."""
+
+    targets: list[Target] = Field(min_length=1)
+    node_pools: list[NodePool] = Field(min_length=1)
+    backtest: BacktestSettings = Field(default_factory=BacktestSettings)
+
+    @model_validator(mode="after")
+    def _references(self) -> Config:
+        names = [p.name for p in self.node_pools]
+        problems = [f"duplicate node pool name {n!r}" for n in set(names) if names.count(n) > 1]
+        for i, t in enumerate(self.targets):
+            pool_name = t.node_pool or (names[0] if len(names) == 1 else None)
+            if pool_name is None:
+                problems.append(f"targets[{i}].node_pool: required with several pools {names}")
+            elif pool_name not in names:
+                problems.append(f"targets[{i}].node_pool: unknown pool {pool_name!r}; have {names}")
+            elif t.gpus_per_pod > self.pool(pool_name).gpus_per_node:
+                problems.append(
+                    f"targets[{i}].gpus_per_pod: {t.gpus_per_pod} exceeds gpus_per_node "
+                    f"{self.pool(pool_name).gpus_per_node} of pool {pool_name!r}"
+                )
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+    def pool(self, name: str) -> NodePool:
+        """The pool called ``name``."""
+        return next(p for p in self.node_pools if p.name == name)
+
+    def pool_for(self, target: Target) -> NodePool:
+        """The pool ``target`` runs on (its ``node_pool``, or the only pool)."""
+        return self.pool(target.node_pool or self.node_pools[0].name)
+
+
+_MESSAGES = {
+    "greater_than": "must be > {gt}",
+    "greater_than_equal": "must be >= {ge}",
+    "less_than": "must be < {lt}",
+    "less_than_equal": "must be <= {le}",
+    "missing": "required field missing",
+    "extra_forbidden": "unknown field",
+    "literal_error": "must be one of {expected}",
+    "int_parsing": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "float_parsing": "must be a number",
+    "bool_parsing": "must be true or false",
+    "too_short": "must have at least {min_length} item(s)",
+}
+
+
+def _plain(value: Any) -> Any:
+    """``5.0`` → ``5`` so messages read like the config a person wrote."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def format_validation_error(exc: ValidationError) -> list[str]:
+    """One ``path: message, got value`` line per problem pydantic found."""
+    lines = []
+    for err in exc.errors():
+        template = _MESSAGES.get(err["type"])
+        ctx = err.get("ctx", {})
+        if template is not None:
+            msg = template.format(**{k: _plain(v) for k, v in ctx.items()})
+        else:
+            msg = str(ctx.get("error", err["msg"])).removeprefix("Value error, ")
+        if err["type"] not in ("missing", "model_type") and "input" in err:
+            if not isinstance(err["input"], dict):
+                msg += f", got {err['input']!r}"
+        where = _location(tuple(err["loc"]))
+        lines.extend(f"{where}: {m}" if where else m for m in msg.split("\n"))
+    return lines
+
+
+def parse_config(data: Any, source: str = "<config>", base_dir: Path | None = None) -> Config:
+    """Validate ``data`` (a parsed YAML mapping); trace paths resolve against ``base_dir``."""
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(source, format_validation_error(exc)) from exc
+    if base_dir is None:
+        return config
+    targets = [
+        t.model_copy(update={"trace": base_dir / t.trace}) if t.trace is not None else t
+        for t in config.targets
+    ]
+    return config.model_copy(update={"targets": targets})
+
+
+def load_config(path: Path) -> Config:
+    """Read and validate a YAML config file; any problem raises :class:`ConfigError`."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(str(path), [f"cannot read file: {exc.strerror}"]) from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark is not None else ""
+        raise ConfigError(str(path), [f"{where}not valid YAML: {getattr(exc, 'problem', exc)}"]) from exc
+    if not isinstance(data, dict):
+        raise ConfigError(str(path), [f"top level must be a mapping, got {type(data).__name__}"])
+    return parse_config(data, str(path), path.parent)

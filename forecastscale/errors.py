@@ -1,0 +1,42 @@
+"""Errors, typed by what the caller does next.
+
+::
+
+    ForecastscaleError
+    ├── PermanentError        report and stop; retrying cannot help
+    │   ├── ConfigError       the configuration file is wrong (one line per bad field)
+    │   └── TraceError        a trace file is not a usable ``timestamp,value`` CSV
+    └── TemporaryError        retry later / back off (a source or API was unavailable)
+        └── NotEnoughHistory  a forecaster needs more history; fall back and retry after more data
+"""
+
+from __future__ import annotations
+
+
+class ForecastscaleError(Exception):
+    """Base of every error this package raises on purpose."""
+
+
+class PermanentError(ForecastscaleError):
+    """Retrying the same call with the same input will fail again."""
+
+
+class TemporaryError(ForecastscaleError):
+    """The same call may succeed later."""
+
+
+class ConfigError(PermanentError):
+    """Configuration is invalid; ``problems`` holds one ``path: message`` line per bad field."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = problems
+        super().__init__(f"{source}: invalid configuration\n" + "\n".join(f"  {p}" for p in problems))
+
+
+class TraceError(PermanentError):
+    """A trace file cannot be read; the message names the file and, where known, the line."""
+
+
+class NotEnoughHistory(TemporaryError):
+    """A forecaster was given fewer samples than it needs (more will arrive with time)."""

@@ -1,0 +1,62 @@
+"""Core value types shared by every layer (no I/O, no clock)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """A forecast of ``h`` steps: the point (``mean``) and one array per requested quantile.
+
+    Every array has length ``h``; index 0 is the first step after the last fitted sample.
+    """
+
+    mean: FloatArray
+    quantiles: dict[float, FloatArray] = field(default_factory=dict)
+
+    def quantile(self, q: float) -> FloatArray:
+        """The ``q`` quantile path; ``KeyError`` names the quantiles that exist."""
+        try:
+            return self.quantiles[q]
+        except KeyError:
+            raise KeyError(f"quantile {q} not forecast; have {sorted(self.quantiles)}") from None
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What a policy may know at decision time ``t`` (seconds since the run started).
+
+    ``demand_history`` holds demand per decision step up to the last *completed* step
+    (``t - step_s``): the metric a controller scrapes is always one step old.
+    Replica counts are pods; node counts are nodes of the target's pool.
+    """
+
+    t: float
+    step_s: float
+    demand_history: FloatArray
+    current_replicas: int  # spec.replicas, as the last decision set it
+    ready_replicas: int
+    starting_replicas: int  # bound to a node, loading (not ready yet)
+    pending_replicas: int  # unschedulable: waiting for a node with free GPUs
+    nodes_ready: int
+    nodes_starting: int
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A policy's answer for one tick: replicas and nodes wanted now, and why.
+
+    ``reason`` is a short machine-readable tag of what set the replica count
+    (e.g. ``forecast``, ``reactive``, ``bound:max``); ``message`` explains it with numbers.
+    """
+
+    replicas: int
+    nodes: int
+    reason: str
+    message: str
