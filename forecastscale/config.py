@@ -195,7 +195,7 @@ def _location(loc: tuple[int | str, ...]) -> str:
 
 def format_validation_error(exc: ValidationError) -> list[str]:
     """One ``path: message, got value`` line per problem pydantic found."""
-    lines = []
+    lines: list[str] = []
     for err in exc.errors():
         template = _MESSAGES.get(err["type"])
         ctx = err.get("ctx", {})
@@ -203,9 +203,9 @@ def format_validation_error(exc: ValidationError) -> list[str]:
             msg = template.format(**{k: _plain(v) for k, v in ctx.items()})
         else:
             msg = str(ctx.get("error", err["msg"])).removeprefix("Value error, ")
-        if err["type"] not in ("missing", "model_type") and "input" in err:
-            if not isinstance(err["input"], dict):
-                msg += f", got {err['input']!r}"
+        shown = err["type"] not in ("missing", "model_type") and not isinstance(err.get("input"), dict)
+        if shown and "input" in err:
+            msg += f", got {err['input']!r}"
         where = _location(tuple(err["loc"]))
         lines.extend(f"{where}: {m}" if where else m for m in msg.split("\n"))
     return lines

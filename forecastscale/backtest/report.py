@@ -120,7 +120,8 @@ def _panel(ax: Any, r: TraceResult, hours: float) -> None:
         under = sc.demand[first:] > cap + 1e-9
         band = (-0.04 * (k + 1) * top, -0.04 * k * top)
         ax.fill_between(times, *band, where=under, color=colour, step="post", alpha=0.9, lw=0)
-    ax.set_ylim(bottom=-0.04 * (len(r.runs) + 0.5) * top)
+    highest = max([top, *(float(run.capacity[first:].max()) for run in r.runs.values())])
+    ax.set_ylim(-0.04 * (len(r.runs) + 0.5) * top, 1.15 * highest)  # room for the legend
     ax.set_title(f"{r.job.trace_path.name} → {r.job.target.name} (bars below 0: under-provisioned steps)")
     ax.set_ylabel(r.job.target.demand_unit)
     ax.legend(loc="upper left", fontsize=8, ncol=4)

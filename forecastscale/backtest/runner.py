@@ -47,9 +47,10 @@ def resample(trace: Trace, step_s: float, scale: float) -> FloatArray:
     """Time-weighted mean of ``trace`` over consecutive ``step_s`` intervals, × ``scale``."""
     edges = np.arange(len(trace.values) + 1) * trace.step_s
     cumulative = np.concatenate([[0.0], np.cumsum(trace.values * trace.step_s)])
-    n = int(math.floor(trace.duration_s / step_s + 1e-9))
+    n = math.floor(trace.duration_s / step_s + 1e-9)
     at = np.interp(np.arange(n + 1) * step_s, edges, cumulative)
-    return np.diff(at) / step_s * scale
+    out: FloatArray = np.diff(at) / step_s * scale
+    return out
 
 
 def build_scenario(config: Config, target: Target, trace: Trace) -> Scenario:

@@ -43,7 +43,7 @@ def _stabilize(
             down_rec = max(down_rec, rec)
     stabilized = min(max(current, up_rec), down_rec)
     keep_after = min(up_cut, down_cut)
-    recs = tuple(r for r in history.recommendations if r[0] > keep_after) + ((t, desired),)
+    recs = (*(r for r in history.recommendations if r[0] > keep_after), (t, desired))
     return stabilized, recs
 
 
@@ -95,8 +95,9 @@ def normalize(
     """Apply stabilisation, then rate policies and ``[min_replicas, max_replicas]``; record."""
     if current > max_replicas or current < min_replicas:
         # Out of range (e.g. bounds changed): the HPA moves straight into range.
-        replicas, limit = min(max(current, min_replicas), max_replicas), "bound:range"
-        recs = history.recommendations + ((t, desired),)
+        replicas = min(max(current, min_replicas), max_replicas)
+        limit: str | None = "bound:range"
+        recs = (*history.recommendations, (t, desired))
     else:
         stabilized, recs = _stabilize(desired, current, t, history, behavior)
         replicas, limit = _rate_and_bounds(

@@ -20,7 +20,8 @@ from forecastscale.types import Decision, FloatArray, Observation
 def _forward_max(x: FloatArray, steps: int) -> FloatArray:
     """``out[i] = max(x[i : i + steps + 1])``; the end is padded with the last value."""
     padded = np.concatenate([x, np.full(steps, x[-1])])
-    return sliding_window_view(padded, steps + 1).max(axis=1)
+    out: FloatArray = sliding_window_view(padded, steps + 1).max(axis=1)
+    return out
 
 
 class OraclePolicy:
