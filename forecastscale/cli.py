@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
+import os
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
 import typer
+import yaml
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from forecastscale import __version__
-from forecastscale.backtest import report
-from forecastscale.backtest.suite import Job, TraceResult, parse_policies, plan_jobs, run_job
-from forecastscale.config import Config, load_config
-from forecastscale.errors import ForecastscaleError
-from forecastscale.sources.csvtrace import load_trace
+from forecastscale.backtest import frontier_report, report
+from forecastscale.backtest.frontier_report import SweepResult
+from forecastscale.backtest.runner import build_scenario
+from forecastscale.backtest.suite import Job, TraceResult, parse_policies, plan_jobs, run_job, select_target
+from forecastscale.backtest.sweep import DEFAULT_LEVELS, SLO_METRICS, grid, sweep
+from forecastscale.backtest.tune import NoSettingMeetsSlo, parse_slo, tune, tuned_config
+from forecastscale.config import Config, Target, load_config
+from forecastscale.errors import ConfigError, ForecastscaleError
+from forecastscale.sources.csvtrace import Trace, load_trace
+from forecastscale.sources.prometheus import PrometheusSource, parse_duration
 
 DEFAULT_CONFIG = "elb_request_count.yaml"
 
@@ -61,11 +69,15 @@ def _estimate_steps(jobs: list[Job], n_policies: int) -> int:
     return total
 
 
+def _progress(quiet: bool) -> Progress:
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    return Progress(*columns, console=err, transient=True, disable=quiet)
+
+
 def _run_all(jobs: list[Job], policies: list[str], quiet: bool) -> list[TraceResult]:
     total = _estimate_steps(jobs, len(policies))
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     results = []
-    with Progress(*columns, console=err, transient=True, disable=quiet) as progress:
+    with _progress(quiet) as progress:
         task = progress.add_task("replaying", total=total)
         done = 0
         for job in jobs:
@@ -76,10 +88,38 @@ def _run_all(jobs: list[Job], policies: list[str], quiet: bool) -> list[TraceRes
                 progress.update(task, completed=base + steps)
 
             result = run_job(job, policies, on_progress)
-            done = base + sum(len(result.scenario.demand) for _ in policies)
+            done = base + len(result.scenario.demand) * len(policies)
             progress.update(task, completed=done)
             results.append(result)
     return results
+
+
+def _sweep_all(results: list[TraceResult], metric: str, levels: tuple[float, ...], workers: int | None,
+               quiet: bool) -> list[SweepResult]:
+    points_per_trace = sum(len(grid(p)) for p in ("reactive", "predictive"))
+    swept = []
+    with _progress(quiet) as progress:
+        task = progress.add_task("sweeping", total=points_per_trace * len(results))
+        for r in results:
+            progress.update(task, description=f"sweeping {r.job.trace_path.name}")
+            points = sweep(r.scenario, ["reactive", "predictive"], workers, lambda _: progress.advance(task))
+            oracle = r.runs["oracle"].scores.gpu_hours
+            swept.append(SweepResult(r.job.trace_path.name, points, oracle, metric, levels))
+    return swept
+
+
+def _fail(exc: ForecastscaleError) -> typer.Exit:
+    err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
+    return typer.Exit(2)
+
+
+def _levels(text: str, metric: str) -> tuple[float, ...]:
+    if not text:
+        return DEFAULT_LEVELS[metric]
+    try:
+        return tuple(float(x) for x in text.split(","))
+    except ValueError:
+        raise ConfigError("--levels", [f"expected comma-separated numbers, got {text!r}"]) from None
 
 
 @app.command()
@@ -95,10 +135,21 @@ def backtest(
         "predictive (forecast over the lead time, HPA floor), oracle (perfect foresight).")]
         = "reactive,predictive,oracle",
     json_out: Annotated[Path | None, typer.Option("--json", help="Write scores as JSON here.")] = None,
-    plot: Annotated[Path | None, typer.Option(help="Write a PNG of demand vs ready capacity here.")] = None,
+    plot: Annotated[Path | None, typer.Option(
+        help="Write a PNG here: demand vs ready capacity, or with --sweep the frontiers.")] = None,
     plot_hours: Annotated[float, typer.Option(help="Hours shown in the plot, from the end (0: all).")] = 48.0,
     report_dir: Annotated[Path | None, typer.Option(
-        "--report", help="Write results.json, results.md and backtest.png into this directory.")] = None,
+        "--report", help="Write results.json, results.md and backtest.png (with --sweep also matched.md "
+        "and frontier.png) into this directory.")] = None,
+    do_sweep: Annotated[bool, typer.Option(
+        "--sweep", help="Also sweep each policy over its knobs (reactive: target utilisation; predictive: "
+        "utilisation × forecast quantile), report Pareto frontiers and GPU-hours at matched SLO.")] = False,
+    slo_metric: Annotated[str, typer.Option(
+        help=f"SLO metric of the frontier: {', '.join(SLO_METRICS)}.")] = "underprovisioned_pct",
+    levels: Annotated[str, typer.Option(
+        help="Comma-separated SLO levels to match (default 0.1,0.5,1,2; p99_wait_s: 1,5,15,30).")] = "",
+    workers: Annotated[int | None, typer.Option(
+        "--jobs", help="Sweep processes (default: one per core; 1 runs in this process).")] = None,
     quiet: Annotated[bool, typer.Option(help="No progress bar or trace summaries.")] = False,
 ) -> None:
     """Replay real demand through each policy and a simulated GPU cluster; compare GPU-hours and SLO.
@@ -106,28 +157,107 @@ def backtest(
     Scores exclude the warm-up span (default: first 2 days, or 20 % of a shorter trace).
     """
     try:
-        policies = parse_policies(policy)
+        if slo_metric not in SLO_METRICS:
+            raise ConfigError("--slo-metric", [f"unknown metric {slo_metric!r}; have {', '.join(SLO_METRICS)}"])
+        level_values = _levels(levels, slo_metric)
+        policies = parse_policies(policy + (",oracle" if do_sweep and "oracle" not in policy else ""))
         paths = config or [bundled_data_dir() / DEFAULT_CONFIG]
         configs: list[tuple[Path, Config]] = [(p, load_config(p)) for p in paths]
         jobs = plan_jobs(configs, trace or [], target)
         results = _run_all(jobs, policies, quiet)
+        swept = _sweep_all(results, slo_metric, level_values, workers, quiet) if do_sweep else []
     except ForecastscaleError as exc:
-        err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from exc
+        raise _fail(exc) from exc
     out = Console()
-    for r in results:
+    for k, r in enumerate(results):
         if not quiet:
             err.print(f"{r.job.trace_path.name}: {r.scenario.trace.report.summary()}",
                       highlight=False, soft_wrap=True)
         out.print(report.rich_table(r))
+        if swept:
+            out.print(frontier_report.frontier_table(swept[k]))
+            out.print(frontier_report.matched_table(swept[k]))
+    extras = [frontier_report.sweep_json(s) for s in swept] or None
     if json_out:
-        report.write_json(results, json_out)
+        report.write_json(results, json_out, extras)
     if plot:
-        report.plot(results, plot, plot_hours)
+        if swept:
+            frontier_report.plot_frontiers(swept, plot)
+        else:
+            report.plot(results, plot, plot_hours)
     if report_dir:
-        report.write_json(results, report_dir / "results.json")
+        report.write_json(results, report_dir / "results.json", extras)
         (report_dir / "results.md").write_text(report.markdown(results), encoding="utf-8")
         report.plot(results, report_dir / "backtest.png", plot_hours)
+        if swept:
+            (report_dir / "matched.md").write_text(frontier_report.matched_markdown(swept), encoding="utf-8")
+            frontier_report.plot_frontiers(swept, report_dir / "frontier.png")
+
+
+def _tune_trace(cfg: Config, target: Target, trace: Path | None, prometheus: str | None, since: str) -> Trace:
+    if (trace is None) == (prometheus is None):
+        raise ConfigError("tune", ["give exactly one of --trace CSV or --prometheus URL"])
+    if trace is not None:
+        return load_trace(trace)
+    if not target.demand_query:
+        raise ConfigError("tune", [f"targets[{target.name}].demand_query: required with --prometheus"])
+    end = datetime.now(tz=UTC)
+    start = end - timedelta(seconds=parse_duration(since))
+    assert prometheus is not None
+    step = cfg.backtest.decision_interval_s
+    return PrometheusSource(prometheus).fetch(target.demand_query, start, end, step)
+
+
+def _write_tuned(config_path: Path, target: str, params: dict[str, float], out: Path) -> None:
+    raw = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+    tuned = tuned_config(raw, target, params)
+    for t in tuned.get("targets", []):  # keep trace paths valid from the new file's folder
+        if t.get("trace"):
+            t["trace"] = os.path.relpath((config_path.parent / t["trace"]).resolve(), out.resolve().parent)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(f"# tuned by forecastscale tune from {config_path}\n" + yaml.safe_dump(tuned, sort_keys=False),
+                   encoding="utf-8")
+
+
+@app.command("tune")
+def tune_command(
+    config: Annotated[Path, typer.Option(help="YAML config whose target is tuned.")],
+    slo: Annotated[str, typer.Option(
+        help=f"METRIC<=NUMBER to meet, METRIC one of {', '.join(SLO_METRICS)}.")],
+    trace: Annotated[Path | None, typer.Option(help="History as a 'timestamp,value' CSV.")] = None,
+    prometheus: Annotated[str | None, typer.Option(
+        help="History from this Prometheus URL, with the target's demand_query.")] = None,
+    since: Annotated[str, typer.Option(help="With --prometheus: how far back (e.g. 14d, 36h).")] = "14d",
+    target: Annotated[str | None, typer.Option(help="Target to tune (default: the first).")] = None,
+    policy: Annotated[str, typer.Option(help="Policy whose knobs are tuned: reactive or predictive.")]
+        = "predictive",
+    split_fraction: Annotated[float, typer.Option(
+        "--split", help="Share of the scored span tuned on; the rest is the report part.")] = 0.7,
+    out: Annotated[Path | None, typer.Option(help="Write the tuned config here (YAML).")] = None,
+    workers: Annotated[int | None, typer.Option("--jobs", help="Processes (default: one per core).")] = None,
+    quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+) -> None:
+    """Find the cheapest knob setting that meets an SLO on earlier history; check it on later history.
+
+    Exit 0 with a setting, 1 when none meets the SLO on the tuning part, 2 on bad input.
+    """
+    try:
+        goal = parse_slo(slo)
+        cfg = load_config(config)
+        chosen = select_target(config, cfg, target)
+        scenario = build_scenario(cfg, chosen, _tune_trace(cfg, chosen, trace, prometheus, since))
+        with _progress(quiet) as progress:
+            task = progress.add_task(f"tuning {policy}", total=len(grid(policy)))
+            result = tune(scenario, policy, goal, split_fraction, workers, lambda _: progress.advance(task))
+    except NoSettingMeetsSlo as exc:
+        err.print(f"[red]no setting:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from exc
+    except (ForecastscaleError, ValueError) as exc:
+        raise _fail(exc if isinstance(exc, ForecastscaleError) else ForecastscaleError(str(exc))) from exc
+    Console().print(frontier_report.tune_table(result, goal))
+    if out is not None:
+        _write_tuned(config, chosen.name, result.params, out)
+        err.print(f"wrote {out}", highlight=False)
 
 
 def main() -> None:

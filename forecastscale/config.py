@@ -109,6 +109,8 @@ class Target(_Model):
     node_pool: str | None = Field(default=None, description="pool name; optional with one pool")
     behavior: Behavior = Field(default_factory=Behavior)
     forecast: ForecastSettings = Field(default_factory=ForecastSettings)
+    max_wait_s: float = Field(default=60, ge=0, description="a queued request is dropped after this long")
+    demand_query: str | None = Field(default=None, description="PromQL for demand (before demand_scale)")
     trace: Path | None = Field(default=None, description="backtest CSV, relative to the config")
     demand_scale: float = Field(default=1.0, gt=0, description="trace value × this = demand")
 

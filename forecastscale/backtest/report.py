@@ -29,10 +29,13 @@ def policy_scores(result: TraceResult) -> dict[str, dict[str, float | int | None
     return out
 
 
-def to_json(results: list[TraceResult]) -> dict[str, Any]:
-    """The report: ``{"traces": [{"trace", "target", "config", ..., "policies": {...}}]}``."""
+def to_json(results: list[TraceResult], extras: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The report: ``{"traces": [{"trace", "target", "config", ..., "policies": {...}}]}``.
+
+    ``extras[i]`` (e.g. a sweep's frontier) is merged into trace ``i``'s entry.
+    """
     traces = []
-    for r in results:
+    for k, r in enumerate(results):
         sc = r.scenario
         traces.append({
             "trace": str(r.job.trace_path),
@@ -44,14 +47,15 @@ def to_json(results: list[TraceResult]) -> dict[str, Any]:
             "trace_report": vars(sc.trace.report),
             "policies": policy_scores(r),
             "decision_reasons": {p: run.reasons for p, run in r.runs.items()},
+            **(extras[k] if extras else {}),
         })
     return {"traces": traces}
 
 
-def write_json(results: list[TraceResult], path: Path) -> None:
+def write_json(results: list[TraceResult], path: Path, extras: list[dict[str, Any]] | None = None) -> None:
     """Write :func:`to_json` to ``path`` (parents created)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(to_json(results), indent=2) + "\n", encoding="utf-8")
+    path.write_text(json.dumps(to_json(results, extras), indent=2) + "\n", encoding="utf-8")
 
 
 def _fmt(value: float | int | None) -> str:

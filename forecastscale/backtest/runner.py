@@ -22,7 +22,7 @@ from forecastscale.errors import ConfigError
 from forecastscale.policy.base import Policy
 from forecastscale.policy.nodes import nodes_for
 from forecastscale.policy.oracle import OraclePolicy
-from forecastscale.policy.predictive import PredictivePolicy, replicas_for
+from forecastscale.policy.predictive import ForecastTape, PredictivePolicy, replicas_for
 from forecastscale.policy.reactive import ReactivePolicy
 from forecastscale.sources.csvtrace import Trace
 from forecastscale.types import Decision, FloatArray, Observation
@@ -69,12 +69,12 @@ def build_scenario(config: Config, target: Target, trace: Trace) -> Scenario:
     return Scenario(trace, target, config.pool_for(target), demand, step, warmup_steps)
 
 
-def make_policy(name: str, sc: Scenario) -> Policy:
-    """A fresh policy called ``name`` for scenario ``sc``."""
+def make_policy(name: str, sc: Scenario, tape: ForecastTape | None = None) -> Policy:
+    """A fresh policy called ``name`` for scenario ``sc`` (predictive may share a forecast ``tape``)."""
     if name == "reactive":
         return ReactivePolicy(sc.target, sc.pool)
     if name == "predictive":
-        return PredictivePolicy(sc.target, sc.pool, sc.trace.step_s, sc.step_s)
+        return PredictivePolicy(sc.target, sc.pool, sc.trace.step_s, sc.step_s, tape)
     if name == "oracle":
         return OraclePolicy(sc.target, sc.pool, sc.demand, sc.step_s)
     raise ValueError(f"unknown policy {name!r}; have {', '.join(POLICIES)}")
@@ -115,5 +115,6 @@ def run_policy(sc: Scenario, policy: Policy, on_progress: Callable[[int], None] 
             reasons[d.reason] += 1
         if on_progress is not None and (i + 1) % 1000 == 0:
             on_progress(i + 1)
-    scores = score(sc.demand, capacity, gpus, replicas, nodes, dt, sc.warmup_steps, sc.pool.gpu_hour_cost)
+    scores = score(sc.demand, capacity, gpus, replicas, nodes, dt, sc.warmup_steps, sc.pool.gpu_hour_cost,
+                   t.max_wait_s)
     return RunResult(policy.name, scores, capacity, replicas, nodes, dict(reasons))

@@ -46,11 +46,11 @@ def plan_jobs(configs: Sequence[tuple[Path, Config]], traces: Sequence[Path], ta
     config). Without: every target of every config that names a ``trace``."""
     if traces:
         path, config = configs[0]
-        chosen = _select(path, config, target)
+        chosen = select_target(path, config, target)
         return [Job(path, config, chosen, tr) for tr in traces]
     if target is not None:
         for path, config in configs:
-            _select(path, config, target)
+            select_target(path, config, target)
     jobs = [
         Job(path, config, t, t.trace)
         for path, config in configs
@@ -65,7 +65,8 @@ def plan_jobs(configs: Sequence[tuple[Path, Config]], traces: Sequence[Path], ta
     return jobs
 
 
-def _select(path: Path, config: Config, name: str | None) -> Target:
+def select_target(path: Path, config: Config, name: str | None) -> Target:
+    """Target ``name`` of ``config`` (read from ``path``), or its first target when ``name`` is None."""
     if name is None:
         return config.targets[0]
     for t in config.targets:

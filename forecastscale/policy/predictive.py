@@ -9,16 +9,67 @@ The combination rule is ``max(reactive, forecast)`` and the winner is named in t
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
 from forecastscale.config import ForecastSettings, NodePool, Target
 from forecastscale.errors import NotEnoughHistory
-from forecastscale.forecasters import Forecaster, make_forecaster
+from forecastscale.forecasters import make_forecaster
 from forecastscale.policy import behavior, hpa
 from forecastscale.policy.nodes import nodes_for
 from forecastscale.policy.reactive import hpa_input
 from forecastscale.types import Decision, FloatArray, Observation
+
+
+@dataclass(frozen=True)
+class Fit:
+    """One refit's output: quantile paths (one value per bucket) starting at ``first_bucket``."""
+
+    first_bucket: int
+    paths: dict[float, FloatArray]
+
+
+class ForecastTape:
+    """Forecasts by history length: a memo shared by every policy that fits the same way.
+
+    A fit depends only on the demand history and the fit settings, never on a policy's own
+    actions, so policy variants (target utilisation, quantile) replaying one trace can share
+    one tape instead of refitting. Holds the quantiles asked for at construction.
+    """
+
+    def __init__(self, settings: ForecastSettings, data_step_s: float, decision_step_s: float,
+                 lookahead_s: float, quantiles: tuple[float, ...] = ()) -> None:
+        fit_step = max(settings.step_s, data_step_s)
+        self.b = max(1, round(fit_step / decision_step_s))
+        bucket_s = self.b * decision_step_s
+        self.settings = settings.model_copy(update={"quantile": 0.5})  # the key: all but quantile
+        self.season = max(2, round(settings.season_s / bucket_s))
+        self.window = max(1, round(settings.window_s / bucket_s))
+        self.horizon = math.ceil((settings.refit_interval_s + lookahead_s) / bucket_s) + 2
+        self.quantiles = tuple(sorted({*quantiles, settings.quantile}))
+        self._fits: dict[int, Fit | str] = {}
+
+    def compatible(self, other: ForecastTape) -> bool:
+        """Same fits: same settings (quantile aside), buckets and horizon."""
+        return (self.settings, self.b, self.horizon) == (other.settings, other.b, other.horizon)
+
+    def fit_at(self, history: FloatArray, i: int) -> Fit | str:
+        """The fit on the complete buckets before step ``i``, or why there is none."""
+        if i not in self._fits:
+            self._fits[i] = self._fit(history, i)
+        return self._fits[i]
+
+    def _fit(self, history: FloatArray, i: int) -> Fit | str:
+        end = i // self.b
+        start = max(0, end - self.window)
+        y = history[start * self.b: end * self.b].reshape(-1, self.b).mean(axis=1)
+        model = make_forecaster(self.settings.model, self.season, self.settings.damped_trend)
+        try:
+            forecast = model.fit(y).predict(self.horizon, self.quantiles)
+        except NotEnoughHistory as exc:
+            return str(exc)
+        return Fit(end, forecast.quantiles)
 
 
 class RollingForecast:
@@ -26,51 +77,42 @@ class RollingForecast:
 
     Bucket ``j`` is decision steps ``[j·b, (j+1)·b)``. A fit at history length ``i`` uses the
     complete buckets before ``i`` (at most ``window_s`` of them) and forecasts from bucket
-    ``i // b`` on, far enough ahead to serve every decision until the next refit.
+    ``i // b`` on, far enough ahead to serve every decision until the next refit. While
+    history is too short, every step tries again.
     """
 
-    def __init__(self, settings: ForecastSettings, data_step_s: float, decision_step_s: float,
-                 lookahead_s: float) -> None:
-        fit_step = max(settings.step_s, data_step_s)
-        self.b = max(1, round(fit_step / decision_step_s))
-        self.dt = decision_step_s
-        bucket_s = self.b * decision_step_s
-        self.settings = settings
-        self.forecaster: Forecaster = make_forecaster(
-            settings.model, max(2, round(settings.season_s / bucket_s)), settings.damped_trend
-        )
-        self.window = max(1, round(settings.window_s / bucket_s))
-        self.horizon = math.ceil((settings.refit_interval_s + lookahead_s) / bucket_s) + 2
+    def __init__(self, tape: ForecastTape, quantile: float, decision_step_s: float) -> None:
+        if quantile not in tape.quantiles:
+            raise ValueError(f"quantile {quantile} not on the tape {tape.quantiles}")
+        self.tape, self.quantile, self.dt = tape, quantile, decision_step_s
         self._path: FloatArray | None = None
-        self._fit_bucket = -1  # first forecast bucket of the current path
+        self._fit_bucket = -1
         self._fit_i = -1
         self.error: str | None = None
 
-    def _due(self, i: int, last: int, interval_s: float) -> bool:
-        return last < 0 or (i - last) * self.dt >= interval_s
-
-    def _refit(self, history: FloatArray, i: int) -> None:
-        end = i // self.b
-        start = max(0, end - self.window)
-        y = history[start * self.b: end * self.b].reshape(-1, self.b).mean(axis=1)
-        try:
-            self.forecaster.fit(y)
-        except NotEnoughHistory as exc:
-            self.error, self._path = str(exc), None
-            return
-        q = self.settings.quantile
-        self._path = self.forecaster.predict(self.horizon, [q]).quantile(q)
-        self._fit_bucket, self._fit_i, self.error = end, i, None
+    def _due(self, i: int) -> bool:
+        return self._path is None or (i - self._fit_i) * self.dt >= self.tape.settings.refit_interval_s
 
     def window_max(self, history: FloatArray, i: int, ahead_steps: int) -> float | None:
         """Highest forecast demand over decision steps ``[i, i + ahead_steps]``; None if unfit."""
-        if self._path is None or self._due(i, self._fit_i, self.settings.refit_interval_s):
-            self._refit(history, i)
-        if self._path is None:
-            return None
-        lo = i // self.b - self._fit_bucket
-        hi = min((i + ahead_steps) // self.b - self._fit_bucket, len(self._path) - 1)
+        if self._due(i):
+            fit = self.tape.fit_at(history, i)
+            if isinstance(fit, str):
+                self.error, self._path = fit, None
+                return None
+            self._path, self._fit_bucket, self._fit_i, self.error = fit.paths[self.quantile], fit.first_bucket, i, None
+        assert self._path is not None
+        b = self.tape.b
+        lo = i // b - self._fit_bucket
+        hi = min((i + ahead_steps) // b - self._fit_bucket, len(self._path) - 1)
         return float(np.max(self._path[lo: hi + 1]))
+
+
+def make_tape(target: Target, pool: NodePool, data_step_s: float, decision_step_s: float,
+              quantiles: tuple[float, ...] = ()) -> ForecastTape:
+    """The tape a predictive policy for ``target`` on ``pool`` fits with."""
+    lookahead = pool.node_startup_s + target.pod_startup_s
+    return ForecastTape(target.forecast, data_step_s, decision_step_s, lookahead, quantiles)
 
 
 def replicas_for(demand: float, target: Target) -> int:
@@ -84,14 +126,16 @@ class PredictivePolicy:
 
     name = "predictive"
 
-    def __init__(self, target: Target, pool: NodePool, data_step_s: float, decision_step_s: float) -> None:
+    def __init__(self, target: Target, pool: NodePool, data_step_s: float, decision_step_s: float,
+                 tape: ForecastTape | None = None) -> None:
         self.target = target
         self.pool = pool
         self.pod_steps = math.ceil(target.pod_startup_s / decision_step_s)
         self.node_steps = math.ceil((pool.node_startup_s + target.pod_startup_s) / decision_step_s)
-        self.forecast = RollingForecast(
-            target.forecast, data_step_s, decision_step_s, pool.node_startup_s + target.pod_startup_s
-        )
+        own = make_tape(target, pool, data_step_s, decision_step_s)
+        if tape is not None and not tape.compatible(own):
+            raise ValueError("shared forecast tape was built with other fit settings")
+        self.forecast = RollingForecast(tape or own, target.forecast.quantile, decision_step_s)
         self._behavior = behavior.BehaviorHistory()
 
     def decide(self, obs: Observation) -> Decision:

@@ -7,7 +7,7 @@ Rules (each counted in :class:`TraceReport`, never applied silently):
 * rows are sorted by time if they are not (``unsorted_rows`` counts rows found out of order);
 * rows with the same time slot: the later row in the file wins (``duplicates``);
 * the step is the median gap between samples; each sample goes to its nearest grid slot;
-* empty, ``nan`` and negative values are missing (``missing_values``, ``negative_values``);
+* empty, ``nan``, ``inf`` and negative values are missing (``missing_values``, ``negative_values``);
 * zero values are kept (no demand is real demand) but counted (``zero_values``);
 * missing slots and missing values are filled by linear interpolation between the nearest
   valid neighbours (``filled_slots``); leading or trailing ones take the nearest valid value.
@@ -82,7 +82,8 @@ def _parse_time(text: str) -> float:
     return stamp.timestamp()
 
 
-def _parse_value(text: str) -> float:
+def parse_value(text: str) -> float:
+    """A CSV or Prometheus sample value; empty text is a missing value (NaN)."""
     text = text.strip()
     return math.nan if text == "" else float(text)
 
@@ -106,7 +107,7 @@ def _read_rows(path: Path) -> tuple[list[float], list[float]]:
                 except ValueError:
                     raise TraceError(f"{where}: not a timestamp: {row[0]!r}") from None
                 try:
-                    values.append(_parse_value(row[1]))
+                    values.append(parse_value(row[1]))
                 except ValueError:
                     raise TraceError(f"{where}: not a number: {row[1]!r}") from None
     except OSError as exc:
@@ -133,37 +134,46 @@ def _grid(times: FloatArray, path: Path) -> tuple[float, FloatArray]:
     return step, np.rint((times - times[0]) / step).astype(np.int64)
 
 
+def regularise(name: str, times: FloatArray, values: FloatArray, origin_s: float, step_s: float,
+               n_slots: int) -> Trace:
+    """Samples at epoch ``times`` → a regular grid of ``n_slots`` steps from ``origin_s``, with the
+    module's rules applied and counted. Raises :class:`TraceError` when too little is valid."""
+    values = np.where(np.isinf(values), np.nan, values)  # ±Inf carries no demand figure: missing
+    unsorted = int(np.sum(np.diff(times) < 0))
+    order = np.argsort(times, kind="stable")  # stable: the later duplicate stays later
+    times, values = times[order], values[order]
+    slot = np.rint((times - origin_s) / step_s).astype(np.int64)
+    inside = (slot >= 0) & (slot < n_slots)  # a source may answer a little beyond the range asked
+    slot, values = slot[inside], values[inside]
+    grid = np.full(n_slots, np.nan)
+    grid[slot] = values  # fancy assignment: the last write wins on a duplicate slot
+    grid[grid < 0] = np.nan
+    valid = ~np.isnan(grid)
+    if len(values) < MIN_SAMPLES or valid.sum() < 2:
+        raise TraceError(f"{name}: {len(values)} samples, {int(valid.sum())} valid (non-negative, non-NaN); "
+                         f"need at least {MIN_SAMPLES} samples and 2 valid values")
+    idx = np.arange(n_slots)
+    report = TraceReport(
+        rows=len(values),
+        unsorted_rows=unsorted,
+        duplicates=len(slot) - len(np.unique(slot)),
+        missing_values=int(np.isnan(values).sum()),
+        negative_values=int(np.sum(values < 0)),
+        zero_values=int(np.sum(values == 0)),
+        filled_slots=int((~valid).sum()),
+    )
+    start = datetime.fromtimestamp(origin_s, tz=UTC)
+    return Trace(name=name, start=start, step_s=step_s, values=np.interp(idx, idx[valid], grid[valid]),
+                 report=report)
+
+
 def load_trace(path: Path) -> Trace:
     """Load ``path`` as a regular series, applying and counting the module's rules."""
     raw_times, raw_values = _read_rows(path)
     if len(raw_times) < MIN_SAMPLES:
         raise TraceError(f"{path}: {len(raw_times)} data rows; need at least {MIN_SAMPLES}")
-    times = np.asarray(raw_times)
-    values = np.asarray(raw_values, dtype=np.float64)
-    unsorted = int(np.sum(np.diff(times) < 0))
-    order = np.argsort(times, kind="stable")  # stable: the later duplicate stays later
-    times, values = times[order], values[order]
+    times = np.sort(np.asarray(raw_times))
     step, slot = _grid(times, path)
-    n_slots = int(slot[-1]) + 1
-    grid = np.full(n_slots, np.nan)
-    grid[slot] = values  # fancy assignment: the last write wins on a duplicate slot
-    duplicates = len(slot) - len(np.unique(slot))
-    missing = int(np.isnan(values).sum())
-    negative = int(np.sum(values < 0))
-    grid[grid < 0] = np.nan
-    valid = ~np.isnan(grid)
-    if valid.sum() < 2:
-        raise TraceError(f"{path}: fewer than 2 valid (non-negative, non-NaN) values")
-    idx = np.arange(n_slots)
-    filled = np.interp(idx, idx[valid], grid[valid])
-    report = TraceReport(
-        rows=len(raw_times),
-        unsorted_rows=unsorted,
-        duplicates=duplicates,
-        missing_values=missing,
-        negative_values=negative,
-        zero_values=int(np.sum(values == 0)),
-        filled_slots=int((~valid).sum()),
-    )
-    start = datetime.fromtimestamp(float(times[0]), tz=UTC)
-    return Trace(name=path.name, start=start, step_s=step, values=filled, report=report)
+    trace = regularise(str(path), np.asarray(raw_times), np.asarray(raw_values, dtype=np.float64),
+                       float(times[0]), step, int(slot[-1]) + 1)
+    return Trace(path.name, trace.start, trace.step_s, trace.values, trace.report)

@@ -38,13 +38,31 @@ def test_scores_by_hand() -> None:
     gpus = np.array([8.0, 8.0, 16.0, 16.0])
     replicas = np.array([1.0, 2.0, 2.0, 3.0])
     nodes = np.array([1.0, 1.0, 2.0, 2.0])
-    s = score(demand, capacity, gpus, replicas, nodes, 900.0, 1, 2.0)
+    s = score(demand, capacity, gpus, replicas, nodes, 900.0, 1, 2.0, max_wait_s=0.0)
     assert s.gpu_hours == pytest.approx((8 + 16 + 16) * 0.25)
     assert s.cost == pytest.approx(20.0)
     assert s.underprovisioned_pct == pytest.approx(100 / 3)  # only 6 > 3
+    # With no waiting allowed, demand above capacity is dropped at once: 3 of 11.
     assert s.unserved_pct == pytest.approx(100 * 3 / 11)
+    assert s.queued_pct == pytest.approx(100 * 3 / 11)
+    assert s.p99_wait_s == 0.0
     assert s.mean_utilisation == pytest.approx((1 + 4 + 3) / (2 + 4 + 3))
     assert (s.scale_events, s.node_events) == (2, 1)  # 1→2, 2→3; nodes 1→2
+
+
+def test_scores_let_demand_wait_in_the_queue() -> None:
+    # One 60-s step at 10/s over a capacity of 5/s, then spare capacity: the excess 300 units
+    # wait and are served next step, none dropped with max_wait 60 s. FIFO: once a backlog
+    # exists every later arrival waits behind it, so only the first 5-s sub-step's 25 units
+    # served at once go unqueued: 575 of 600 queued.
+    demand = np.array([10.0, 0.0, 0.0])
+    capacity = np.array([5.0, 10.0, 10.0])
+    ones = np.ones(3)
+    s = score(demand, capacity, ones, ones, ones, 60.0, 0, 1.0, max_wait_s=60.0)
+    assert s.underprovisioned_pct == pytest.approx(100 / 3)
+    assert s.unserved_pct == 0.0
+    assert s.queued_pct == pytest.approx(100 * 575 / 600)
+    assert 0 < s.p99_wait_s <= 60.0
 
 
 @pytest.mark.parametrize(("days", "warmup_h"), [(14, 48), (5, 24)], ids=["2-days", "20-percent"])

@@ -21,7 +21,7 @@ Writer = Callable[[str, str], Path]
     ("timestamp,value\n2024-01-01T00:00:00\n", r":2: expected 'timestamp,value'"),
     ("timestamp,value\n2024-01-01T00:00:00,1\n2024-01-01T00:01:00,2\n", r"2 data rows; need at least 3"),
     ("timestamp,value\n0,1\n0,2\n0,3\n", r"all samples share one timestamp"),
-    ("timestamp,value\n0,-1\n60,nan\n120,\n", r"fewer than 2 valid"),
+    ("timestamp,value\n0,-1\n60,nan\n120,\n", r"0 valid \(non-negative, non-NaN\)"),
 ], ids=["empty", "no-header", "bad-time", "bad-value", "one-field", "too-short", "one-time", "no-valid"])
 def test_not_a_trace_names_the_problem(write_csv: Writer, text: str, message: str) -> None:
     with pytest.raises(TraceError, match=message):

@@ -1,0 +1,140 @@
+"""Sweep output: frontier and matched-SLO tables, the JSON additions, the frontier plot."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+
+from forecastscale.backtest.sweep import Point, matched_slo, pareto
+from forecastscale.backtest.tune import Slo, TuneResult
+
+POLICY_COLOURS = {"reactive": "tab:red", "predictive": "tab:blue", "oracle": "tab:green"}
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """One trace's sweep: every point, the oracle's GPU-hours, the metric and levels read."""
+
+    trace: str
+    points: list[Point]
+    oracle_gpu_hours: float
+    metric: str
+    levels: tuple[float, ...]
+
+    def frontier(self, policy: str) -> list[Point]:
+        """``policy``'s non-dominated points on this sweep's metric."""
+        return pareto([p for p in self.points if p.policy == policy], self.metric)
+
+    def matched(self) -> dict[str, Any]:
+        """GPU-hours of each frontier at each level, and the saving."""
+        return matched_slo(self.points, self.metric, self.levels)
+
+
+def _point_json(p: Point) -> dict[str, Any]:
+    s = p.scores
+    return {"params": p.params, "gpu_hours": s.gpu_hours, "underprovisioned_pct": s.underprovisioned_pct,
+            "unserved_pct": s.unserved_pct, "p99_wait_s": s.p99_wait_s, "queued_pct": s.queued_pct}
+
+
+def sweep_json(result: SweepResult) -> dict[str, Any]:
+    """The keys a sweep adds beside ``policies`` in a trace's JSON entry."""
+    policies = sorted({p.policy for p in result.points}, key=("reactive", "predictive").index)
+    return {
+        "frontier": {pol: [_point_json(p) for p in result.frontier(pol)] for pol in policies},
+        "points": {pol: [_point_json(p) for p in result.points if p.policy == pol] for pol in policies},
+        "matched_slo": result.matched(),
+        "oracle": {"gpu_hours": result.oracle_gpu_hours},
+    }
+
+
+def _num(v: float | None, pct: bool = False) -> str:
+    if v is None:
+        return "not reached"
+    return f"{v:+.1%}" if pct else f"{v:,.1f}"
+
+
+def matched_table(result: SweepResult) -> Table:
+    """GPU-hours at each SLO level: reactive, predictive, saving, oracle floor."""
+    m = result.matched()
+    table = Table(title=f"{result.trace}: GPU-hours at matched {result.metric}", title_justify="left")
+    for col in (result.metric + " ≤", "reactive", "predictive", "saving", "oracle"):
+        table.add_column(col, justify="right")
+    for level, row in m["levels"].items():
+        table.add_row(level, _num(row["reactive_gpu_hours"]), _num(row["predictive_gpu_hours"]),
+                      _num(row["saving"], pct=True), _num(result.oracle_gpu_hours))
+    return table
+
+
+def frontier_table(result: SweepResult) -> Table:
+    """Each policy's frontier points with their knobs."""
+    table = Table(title=f"{result.trace}: Pareto frontiers ({result.metric})", title_justify="left")
+    for col in ("policy", "target_utilisation", "quantile", "gpu_hours", result.metric):
+        table.add_column(col, justify="right")
+    for pol in ("reactive", "predictive"):
+        for p in result.frontier(pol):
+            q = p.params.get("quantile")
+            table.add_row(pol, f"{p.params['target_utilisation']:g}", "–" if q is None else f"{q:g}",
+                          f"{p.scores.gpu_hours:,.1f}", f"{p.metric(result.metric):.3f}")
+    return table
+
+
+def matched_markdown(results: Sequence[SweepResult]) -> str:
+    """One Markdown table: per trace and level, both frontiers' GPU-hours and the saving."""
+    lines = ["| trace | metric ≤ | reactive GPU-h | predictive GPU-h | saving | oracle GPU-h |",
+             "|---|---|---|---|---|---|"]
+    for r in results:
+        for level, row in r.matched()["levels"].items():
+            lines.append(f"| {r.trace} | {r.metric} ≤ {level} | {_num(row['reactive_gpu_hours'])} | "
+                         f"{_num(row['predictive_gpu_hours'])} | {_num(row['saving'], pct=True)} | "
+                         f"{_num(r.oracle_gpu_hours)} |")
+    return "\n".join(lines) + "\n"
+
+
+def plot_frontiers(results: Sequence[SweepResult], path: Path) -> None:
+    """GPU-hours against the SLO metric: all points faint, frontiers as lines, oracle dashed."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only: no display on servers or in CI
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(results), figsize=(5.5 * len(results), 4.2), squeeze=False)
+    for ax, r in zip(axes[0], results, strict=True):
+        for pol in ("reactive", "predictive"):
+            pts = [p for p in r.points if p.policy == pol]
+            if not pts:
+                continue
+            colour = POLICY_COLOURS[pol]
+            ax.scatter([p.metric(r.metric) for p in pts], [p.scores.gpu_hours for p in pts],
+                       s=10, color=colour, alpha=0.3)
+            front = r.frontier(pol)
+            ax.plot([p.metric(r.metric) for p in front], [p.scores.gpu_hours for p in front],
+                    "-o", ms=3, color=colour, label=f"{pol} frontier")
+        ax.axhline(r.oracle_gpu_hours, color=POLICY_COLOURS["oracle"], ls="--", label="oracle (0 % under)")
+        ax.set_xscale("symlog", linthresh=0.1)
+        ax.set_xlabel(r.metric)
+        ax.set_ylabel("GPU-hours")
+        ax.set_title(r.trace, fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def tune_table(result: TuneResult, slo: Slo) -> Table:
+    """The chosen knobs, scored on the tuning part and on the later report part."""
+    knobs = ", ".join(f"{k}={v:g}" for k, v in result.params.items())
+    table = Table(title=f"tune {result.policy}: cheapest setting with {slo}: {knobs}", title_justify="left")
+    for col in ("score", "tuning part", "report part"):
+        table.add_column(col, justify="right")
+    for name in ("gpu_hours", "underprovisioned_pct", "unserved_pct", "queued_pct", "p99_wait_s"):
+        a, b = getattr(result.tune_scores, name), getattr(result.report_scores, name)
+        table.add_row(name, f"{a:,.3f}", f"{b:,.3f}")
+    met = ["yes" if slo.met(s) else "NO" for s in (result.tune_scores, result.report_scores)]
+    table.add_row(f"meets {slo}", *met)
+    return table
