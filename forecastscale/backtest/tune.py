@@ -78,10 +78,10 @@ def split(sc: Scenario, fraction: float) -> tuple[Scenario, Scenario]:
 
 
 def tune(sc: Scenario, policy: str, slo: Slo, fraction: float = 0.7, jobs: int | None = None,
-         on_done: Callable[[Point], None] | None = None) -> TuneResult:
+         on_done: Callable[[Point], None] | None = None, grid: list[Params] | None = None) -> TuneResult:
     """Sweep ``policy`` on the tuning part, pick the cheapest point meeting ``slo``, report it."""
     tune_sc, report_sc = split(sc, fraction)
-    points = sweep(tune_sc, [policy], jobs, on_done)
+    points = sweep(tune_sc, [policy], jobs, on_done, {policy: grid} if grid else None)
     meeting = [p for p in points if slo.met(p.scores)]
     if not meeting:
         best = min(points, key=lambda p: p.metric(slo.metric))

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from forecastscale.backtest.scores import SCORE_NAMES
 from forecastscale.cli import app
+from forecastscale.config import load_config
 from tests.conftest import DATA, REPO
 
 runner = CliRunner()
@@ -90,3 +91,56 @@ def test_python_dash_m_runs_the_same_app() -> None:
                           capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0
     assert done.stdout.startswith("forecastscale ")
+
+
+def test_sweep_adds_frontiers_and_matched_slo(small_setup: Path) -> None:
+    out = small_setup / "sweep.json"
+    result = runner.invoke(app, ["backtest", "--config", str(small_setup / "small.yaml"), "--sweep", "--jobs", "2",
+                                 "--levels", "5,50", "--json", str(out), "--plot", str(small_setup / "f.png"),
+                                 "--quiet"])
+    assert result.exit_code == 0, result.output
+    [trace] = json.loads(out.read_text())["traces"]
+    assert set(trace) >= {"policies", "frontier", "points", "matched_slo", "oracle"}
+    assert len(trace["points"]["reactive"]) == 12 and len(trace["points"]["predictive"]) == 40
+    front = trace["frontier"]["predictive"]
+    assert all(a["underprovisioned_pct"] <= b["underprovisioned_pct"] and a["gpu_hours"] > b["gpu_hours"]
+               for a, b in zip(front, front[1:], strict=False))
+    assert set(front[0]) == {"params", "gpu_hours", "underprovisioned_pct", "unserved_pct", "p99_wait_s",
+                             "queued_pct"}
+    assert trace["matched_slo"]["metric"] == "underprovisioned_pct"
+    assert set(trace["matched_slo"]["levels"]) == {"5", "50"}
+    assert trace["oracle"]["gpu_hours"] == trace["policies"]["oracle"]["gpu_hours"]
+    assert (small_setup / "f.png").stat().st_size > 10_000
+    assert "GPU-hours at matched" in result.stdout
+
+
+def test_bad_slo_metric_is_rejected(small_setup: Path) -> None:
+    result = runner.invoke(app, ["backtest", "--config", str(small_setup / "small.yaml"), "--sweep",
+                                 "--slo-metric", "latency"])
+    assert result.exit_code == 2
+    assert "unknown metric 'latency'" in result.output
+
+
+def test_tune_writes_a_config_that_loads(small_setup: Path, tmp_path: Path) -> None:
+    out = tmp_path / "sub" / "tuned.yaml"
+    result = runner.invoke(app, ["tune", "--config", str(small_setup / "small.yaml"), "--trace",
+                                 str(small_setup / "elb3d.csv"), "--policy", "reactive",
+                                 "--slo", "underprovisioned_pct<=60", "--out", str(out), "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert "tuning part" in result.stdout and "report part" in result.stdout
+    tuned = load_config(out)  # the trace path was rewritten relative to the new folder
+    assert tuned.targets[0].trace is not None and tuned.targets[0].trace.resolve() == (
+        small_setup / "elb3d.csv").resolve()
+    assert tuned.targets[0].target_utilisation in (0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
+
+
+@pytest.mark.parametrize(("args", "code", "message"), [
+    (["--slo", "underprovisioned_pct<=0", "--policy", "reactive"], 1, "no reactive setting meets"),
+    (["--slo", "speed>=1"], 2, "expected METRIC<=NUMBER"),
+    (["--slo", "unserved_pct<=1", "--prometheus", "http://127.0.0.1:9"], 2, "exactly one of --trace"),
+], ids=["unreachable-slo", "bad-slo", "two-sources"])
+def test_tune_failures(small_setup: Path, args: list[str], code: int, message: str) -> None:
+    result = runner.invoke(app, ["tune", "--config", str(small_setup / "small.yaml"), "--trace",
+                                 str(small_setup / "elb3d.csv"), "--quiet", *args])
+    assert result.exit_code == code, result.output
+    assert message in result.output
