@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
@@ -104,7 +105,7 @@ def test_sweep_adds_frontiers_and_matched_slo(small_setup: Path) -> None:
     assert len(trace["points"]["reactive"]) == 12 and len(trace["points"]["predictive"]) == 40
     front = trace["frontier"]["predictive"]
     assert all(a["underprovisioned_pct"] <= b["underprovisioned_pct"] and a["gpu_hours"] > b["gpu_hours"]
-               for a, b in zip(front, front[1:], strict=False))
+               for a, b in itertools.pairwise(front))
     assert set(front[0]) == {"params", "gpu_hours", "underprovisioned_pct", "unserved_pct", "p99_wait_s",
                              "queued_pct"}
     assert trace["matched_slo"]["metric"] == "underprovisioned_pct"
