@@ -72,6 +72,9 @@ class ForecastSettings(_Model):
     season_s: float = Field(default=86400, gt=0, description="seasonal period")
     window_s: float = Field(default=7 * 86400, gt=0, description="history span fitted")
     damped_trend: bool = Field(default=False, description="holt_winters: add a damped trend")
+    transform: Literal["none", "sqrt", "log"] = Field(
+        default="none", description="fit on this scale: margins grow with the level (counts)"
+    )
 
 
 class NodePool(_Model):

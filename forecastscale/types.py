@@ -52,8 +52,10 @@ class Observation:
 class Decision:
     """A policy's answer for one tick: replicas and nodes wanted now, and why.
 
-    ``reason`` is a short machine-readable tag of what set the replica count
-    (e.g. ``forecast``, ``reactive``, ``bound:max``); ``message`` explains it with numbers.
+    ``reason`` is a short machine-readable tag: the source that won (``forecast``,
+    ``reactive``, ``oracle``), then ``/`` and what behaviour or bounds did to it, if anything
+    (``forecast/rate:up``, ``reactive/stabilised``, ``reactive/bound:max``); ``message``
+    explains it with numbers.
     """
 
     replicas: int

@@ -64,7 +64,8 @@ class ForecastTape:
         end = i // self.b
         start = max(0, end - self.window)
         y = history[start * self.b: end * self.b].reshape(-1, self.b).mean(axis=1)
-        model = make_forecaster(self.settings.model, self.season, self.settings.damped_trend)
+        model = make_forecaster(self.settings.model, self.season, self.settings.damped_trend,
+                                self.settings.transform)
         try:
             forecast = model.fit(y).predict(self.horizon, self.quantiles)
         except NotEnoughHistory as exc:
@@ -162,4 +163,5 @@ class PredictivePolicy:
         self._behavior = norm.history
         nodes = max(nodes_for(norm.replicas, self.pool, t.gpus_per_pod),
                     nodes_for(node_replicas, self.pool, t.gpus_per_pod))
-        return Decision(norm.replicas, nodes, norm.limit or source, f"{detail} → {norm.replicas}; nodes {nodes}")
+        reason = source if norm.limit is None else f"{source}/{norm.limit}"
+        return Decision(norm.replicas, nodes, reason, f"{detail} → {norm.replicas}; nodes {nodes}")

@@ -42,5 +42,5 @@ class ReactivePolicy:
         )
         self._behavior = norm.history
         nodes, node_why, self._nodes = cluster_autoscaler(obs, self.pool, t.gpus_per_pod, self._nodes)
-        reason = norm.limit or "reactive"
+        reason = "reactive" if norm.limit is None else f"reactive/{norm.limit}"
         return Decision(norm.replicas, nodes, reason, f"hpa {raw} ({why}) → {norm.replicas}; nodes: {node_why}")

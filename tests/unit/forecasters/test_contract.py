@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from forecastscale.errors import NotEnoughHistory
-from forecastscale.forecasters import Forecaster, HoltWinters, SeasonalNaive, make_forecaster
+from forecastscale.forecasters import Forecaster, HoltWinters, SeasonalNaive, Transformed, make_forecaster
 from forecastscale.types import FloatArray
 
 SEASON = 24
@@ -16,6 +16,8 @@ FACTORIES: dict[str, Callable[[], Forecaster]] = {
     "seasonal_naive": lambda: SeasonalNaive(SEASON),
     "holt_winters": lambda: HoltWinters(SEASON),
     "holt_winters_damped": lambda: HoltWinters(SEASON, damped_trend=True),
+    "holt_winters+sqrt": lambda: Transformed(HoltWinters(SEASON), "sqrt"),
+    "seasonal_naive+log": lambda: Transformed(SeasonalNaive(SEASON), "log"),
 }
 QUANTILES = [0.1, 0.5, 0.9, 0.99]
 
@@ -82,6 +84,23 @@ def test_registry_builds_each_alias(alias: str) -> None:
     model = make_forecaster(alias, SEASON)
     assert model.alias == alias
     assert isinstance(model, Forecaster)
+
+
+def test_registry_wraps_a_transform() -> None:
+    model = make_forecaster("holt_winters", SEASON, transform="sqrt")
+    assert model.alias == "holt_winters+sqrt"
+
+
+def test_transformed_margin_grows_with_the_level() -> None:
+    # Poisson-like noise: the sqrt scale gives a wider margin at the peak than in the trough,
+    # where one additive margin would be the same everywhere.
+    rng = np.random.default_rng(3)
+    k = np.arange(10 * SEASON)
+    y = rng.poisson(5 + 95 * (1 + np.sin(2 * np.pi * k / SEASON)) / 2).astype(float)
+    fc = Transformed(SeasonalNaive(SEASON), "sqrt").fit(y).predict(SEASON, [0.5, 0.95])
+    margin = fc.quantile(0.95) - fc.quantile(0.5)
+    peak, trough = int(np.argmax(fc.quantile(0.5))), int(np.argmin(fc.quantile(0.5)))
+    assert margin[peak] > 2 * margin[trough]
 
 
 def test_registry_rejects_unknown_alias() -> None:

@@ -1,0 +1,58 @@
+"""The predictive decision: max(forecast, reactive) named in the reason; nodes for the node lead time."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from forecastscale.config import Config
+from forecastscale.policy.predictive import PredictivePolicy
+from forecastscale.types import Observation
+
+DAY = 1440  # one-minute steps
+
+
+def _history(days: int, level: float, evening_peak: float) -> np.ndarray:
+    """Flat ``level`` with a daily peak of ``evening_peak`` from 18:00 to 19:00."""
+    day = np.full(DAY, level)
+    day[18 * 60: 19 * 60] = evening_peak
+    return np.tile(day, days)
+
+
+def _obs(history: np.ndarray, replicas: int) -> Observation:
+    return Observation(len(history) * 60.0, 60.0, history, replicas, replicas, 0, 0, 8, 0)
+
+
+def _policy(make_config: Callable[..., Config]) -> PredictivePolicy:
+    cfg = make_config(target={"capacity_per_replica": 1.0, "target_utilisation": 0.5,
+                              "forecast": {"model": "seasonal_naive", "step_s": 60, "quantile": 0.9}},
+                      pool={"gpus_per_node": 4, "node_startup_s": 420, "max_nodes": 32})
+    return PredictivePolicy(cfg.targets[0], cfg.node_pools[0], 60.0, 60.0)
+
+
+def test_forecast_wins_ahead_of_a_known_peak(make_config: Callable[..., Config]) -> None:
+    # At 17:58 the peak (20/s) starts within the 180-s pod lead time: 20 / 0.5 = 40 replicas,
+    # while the HPA on the current 4/s asks for 8.
+    history = _history(3, 4.0, 20.0)[: 2 * DAY + 18 * 60 - 2]
+    decision = _policy(make_config).decide(_obs(history, 8))
+    assert decision.reason == "forecast/rate:up"  # 8 → 16: max(+4, +100 %) per 15 s
+    assert "max(forecast 40" in decision.message and "reactive 8" in decision.message
+    assert decision.nodes == 10  # 40 pods, 4 per node
+
+
+def test_nodes_lead_pods_by_the_node_startup(make_config: Callable[..., Config]) -> None:
+    # At 17:50 the peak is 10 min away: beyond the pod lead (3 min), within node + pod (10 min).
+    history = _history(3, 4.0, 20.0)[: 2 * DAY + 17 * 60 + 50]
+    decision = _policy(make_config).decide(_obs(history, 8))
+    assert decision.replicas == 8  # pods not yet
+    assert decision.nodes == 10  # but nodes for the 40 pods to come
+
+
+def test_reactive_floor_wins_on_a_surprise(make_config: Callable[..., Config]) -> None:
+    # Demand never seen at this hour: the forecast says 4/s, the HPA sees 30/s now.
+    history = _history(3, 4.0, 4.0)[: 2 * DAY + 12 * 60]
+    history[-1] = 30.0
+    decision = _policy(make_config).decide(_obs(history, 8))
+    assert decision.reason == "reactive/rate:up"
+    assert "reactive 60" in decision.message
