@@ -201,10 +201,13 @@ def _tune_trace(cfg: Config, target: Target, trace: Path | None, prometheus: str
         return load_trace(trace)
     if not target.demand_query:
         raise ConfigError("tune", [f"targets[{target.name}].demand_query: required with --prometheus"])
-    end = datetime.now(tz=UTC)
-    start = end - timedelta(seconds=parse_duration(since))
     assert prometheus is not None
     step = cfg.backtest.decision_interval_s
+    # Evaluate on whole multiples of the step, as dashboards do: evaluation times then line up
+    # with evenly scraped samples and repeat from run to run.
+    now = datetime.now(tz=UTC).timestamp()
+    end = datetime.fromtimestamp(now // step * step, tz=UTC)
+    start = end - timedelta(seconds=parse_duration(since))
     return PrometheusSource(prometheus).fetch(target.demand_query, start, end, step)
 
 

@@ -114,7 +114,8 @@ def plot_frontiers(results: Sequence[SweepResult], path: Path) -> None:
             ax.plot([p.metric(r.metric) for p in front], [p.scores.gpu_hours for p in front],
                     "-o", ms=3, color=colour, label=f"{pol} frontier")
         ax.axhline(r.oracle_gpu_hours, color=POLICY_COLOURS["oracle"], ls="--", label="oracle (0 % under)")
-        ax.set_xscale("symlog", linthresh=0.1)
+        ax.set_xscale("symlog", linthresh=0.1)  # linear near 0 (0 % is a real point), log beyond
+        ax.set_xlim(left=0)
         ax.set_xlabel(r.metric)
         ax.set_ylabel("GPU-hours")
         ax.set_title(r.trace, fontsize=10)
