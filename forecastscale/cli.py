@@ -17,7 +17,15 @@ from forecastscale import __version__
 from forecastscale.backtest import frontier_report, report
 from forecastscale.backtest.frontier_report import SweepResult
 from forecastscale.backtest.runner import build_scenario
-from forecastscale.backtest.suite import Job, TraceResult, parse_policies, plan_jobs, run_job, select_target
+from forecastscale.backtest.suite import (
+    Job,
+    TraceResult,
+    parse_policies,
+    plan_jobs,
+    run_job,
+    scenario_for,
+    select_target,
+)
 from forecastscale.backtest.sweep import DEFAULT_LEVELS, SLO_METRICS, grid, sweep
 from forecastscale.backtest.tune import NoSettingMeetsSlo, parse_slo, tune, tuned_config
 from forecastscale.config import Config, Target, load_config
@@ -61,33 +69,25 @@ def bundled_data_dir() -> Path:
     )
 
 
-def _estimate_steps(jobs: list[Job], n_policies: int) -> int:
-    total = 0
-    for job in jobs:
-        trace = load_trace(job.trace_path)  # cheap (a CSV); gives the progress bar a true total
-        total += int(trace.duration_s // job.config.backtest.decision_interval_s) * n_policies
-    return total
-
-
 def _progress(quiet: bool) -> Progress:
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     return Progress(*columns, console=err, transient=True, disable=quiet)
 
 
 def _run_all(jobs: list[Job], policies: list[str], quiet: bool) -> list[TraceResult]:
-    total = _estimate_steps(jobs, len(policies))
+    scenarios = [scenario_for(job) for job in jobs]  # all loaded first: the bar gets a true total
     results = []
     with _progress(quiet) as progress:
-        task = progress.add_task("replaying", total=total)
+        task = progress.add_task("replaying", total=sum(len(sc.demand) for sc in scenarios) * len(policies))
         done = 0
-        for job in jobs:
+        for job, scenario in zip(jobs, scenarios, strict=True):
             progress.update(task, description=f"replaying {job.trace_path.name}")
             base = done
 
             def on_progress(steps: int, base: int = base) -> None:
                 progress.update(task, completed=base + steps)
 
-            result = run_job(job, policies, on_progress)
+            result = run_job(job, scenario, policies, on_progress)
             done = base + len(result.scenario.demand) * len(policies)
             progress.update(task, completed=done)
             results.append(result)

@@ -75,10 +75,13 @@ def select_target(path: Path, config: Config, name: str | None) -> Target:
     raise ConfigError(str(path), [f"--target: no target named {name!r}; have {[t.name for t in config.targets]}"])
 
 
-def run_job(job: Job, policies: Sequence[str], on_progress: Callable[[int], None] | None = None) -> TraceResult:
-    """Load the trace and replay it under each policy (oracle first: others are scored against it)."""
-    scenario = build_scenario(job.config, job.target, load_trace(job.trace_path))
-    runs = {}
-    for name in sorted(policies, key=lambda p: p != "oracle"):
-        runs[name] = run_policy(scenario, make_policy(name, scenario), on_progress)
-    return TraceResult(job, scenario, {p: runs[p] for p in policies})
+def scenario_for(job: Job) -> Scenario:
+    """Load the job's trace and resample it for its config."""
+    return build_scenario(job.config, job.target, load_trace(job.trace_path))
+
+
+def run_job(job: Job, scenario: Scenario, policies: Sequence[str],
+            on_progress: Callable[[int], None] | None = None) -> TraceResult:
+    """Replay ``scenario`` (see :func:`scenario_for`) under each policy, in the order given."""
+    runs = {name: run_policy(scenario, make_policy(name, scenario), on_progress) for name in policies}
+    return TraceResult(job, scenario, runs)
