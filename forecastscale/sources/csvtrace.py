@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import csv
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -125,13 +125,13 @@ def _check_header(path: Path, header: list[str] | None) -> None:
         raise TraceError(f"{path}:1: header must start with 'timestamp,value', got {','.join(header)!r}")
 
 
-def _grid(times: FloatArray, path: Path) -> tuple[float, FloatArray]:
-    gaps = np.diff(times)
+def _step(sorted_times: FloatArray, path: Path) -> float:
+    """The median positive gap between samples, in seconds."""
+    gaps = np.diff(sorted_times)
     positive = gaps[gaps > 0]
     if positive.size == 0:
         raise TraceError(f"{path}: all samples share one timestamp; no step can be inferred")
-    step = float(np.median(positive))
-    return step, np.rint((times - times[0]) / step).astype(np.int64)
+    return float(np.median(positive))
 
 
 def regularise(name: str, times: FloatArray, values: FloatArray, origin_s: float, step_s: float,
@@ -172,8 +172,9 @@ def load_trace(path: Path) -> Trace:
     raw_times, raw_values = _read_rows(path)
     if len(raw_times) < MIN_SAMPLES:
         raise TraceError(f"{path}: {len(raw_times)} data rows; need at least {MIN_SAMPLES}")
-    times = np.sort(np.asarray(raw_times))
-    step, slot = _grid(times, path)
-    trace = regularise(str(path), np.asarray(raw_times), np.asarray(raw_values, dtype=np.float64),
-                       float(times[0]), step, int(slot[-1]) + 1)
-    return Trace(path.name, trace.start, trace.step_s, trace.values, trace.report)
+    times = np.asarray(raw_times)
+    first, last = float(times.min()), float(times.max())
+    step = _step(np.sort(times), path)
+    n_slots = int(np.rint((last - first) / step)) + 1
+    trace = regularise(str(path), times, np.asarray(raw_values, dtype=np.float64), first, step, n_slots)
+    return replace(trace, name=path.name)  # errors above name the full path; the trace, the file
