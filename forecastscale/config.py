@@ -8,6 +8,7 @@ field, e.g. ``targets[0].capacity_per_replica: must be > 0, got -3``.
 from __future__ import annotations
 
 from pathlib import Path
+from string import Template
 from typing import Any, Literal
 
 import yaml
@@ -77,6 +78,19 @@ class ForecastSettings(_Model):
     )
 
 
+class ObjectRef(_Model):
+    """A namespaced Kubernetes object by name."""
+
+    name: str = Field(min_length=1)
+    namespace: str = Field(default="default", min_length=1)
+
+
+class WorkloadRef(ObjectRef):
+    """The ``apps/v1`` workload whose ``scale`` subresource a target patches."""
+
+    kind: Literal["Deployment", "StatefulSet"] = "Deployment"
+
+
 class NodePool(_Model):
     """A pool of identical GPU nodes."""
 
@@ -88,6 +102,9 @@ class NodePool(_Model):
     gpu_hour_cost: float = Field(default=0.0, ge=0, description="price of one GPU for one hour")
     scale_down_unneeded_s: float = Field(
         default=600, ge=0, description="reactive: a node is removed after this long unneeded"
+    )
+    machine_deployment: ObjectRef | None = Field(
+        default=None, description="run: the Cluster API MachineDeployment whose replicas are this pool's nodes"
     )
 
     @model_validator(mode="after")
@@ -113,9 +130,23 @@ class Target(_Model):
     behavior: Behavior = Field(default_factory=Behavior)
     forecast: ForecastSettings = Field(default_factory=ForecastSettings)
     max_wait_s: float = Field(default=60, ge=0, description="a queued request is dropped after this long")
-    demand_query: str | None = Field(default=None, description="PromQL for demand (before demand_scale)")
+    demand_query: str | None = Field(
+        default=None, description="PromQL template for demand (before demand_scale); default service.queries.demand"
+    )
+    queue_query: str | None = Field(default=None, description="PromQL template: requests waiting (exported, logged)")
+    gpu_utilisation_query: str | None = Field(
+        default=None, description="PromQL template: GPU utilisation in % (exported, logged)"
+    )
+    workload: WorkloadRef | None = Field(default=None, description="run: what to scale; default Deployment <name>")
+    fallback_replicas: int | None = Field(
+        default=None, ge=0, description="run: replicas floor after service.fallback_after_ticks failed ticks"
+    )
     trace: Path | None = Field(default=None, description="backtest CSV, relative to the config")
     demand_scale: float = Field(default=1.0, gt=0, description="trace value × this = demand")
+
+    def workload_ref(self) -> WorkloadRef:
+        """What ``run`` scales: ``workload``, or the Deployment named like the target in ``default``."""
+        return self.workload or WorkloadRef(name=self.name)
 
     @model_validator(mode="after")
     def _bounds(self) -> Target:
@@ -135,12 +166,73 @@ class BacktestSettings(_Model):
     )
 
 
+class Queries(_Model):
+    """Default PromQL templates for targets that set none (``$target``, ``$namespace``, ``$workload``)."""
+
+    demand: str | None = None
+    queue: str | None = None
+    gpu_utilisation: str | None = None
+
+
+class LeaderElection(_Model):
+    """``coordination.k8s.io/v1`` Lease settings (client-go semantics; seconds)."""
+
+    enabled: bool = False
+    lease_name: str = Field(default="forecastscale", min_length=1)
+    lease_duration_s: float = Field(default=15, gt=0)
+    renew_deadline_s: float = Field(default=10, gt=0)
+    retry_period_s: float = Field(default=2, gt=0)
+
+    @model_validator(mode="after")
+    def _order(self) -> LeaderElection:
+        if not self.lease_duration_s > self.renew_deadline_s > self.retry_period_s:
+            raise ValueError(
+                f"need lease_duration_s > renew_deadline_s > retry_period_s, got {self.lease_duration_s:g}, "
+                f"{self.renew_deadline_s:g}, {self.retry_period_s:g}"
+            )
+        return self
+
+
+class ServiceSettings(_Model):
+    """The live loop (``forecastscale run``)."""
+
+    prometheus_url: str | None = Field(default=None, description="Prometheus base URL (or --prometheus)")
+    tick_s: int = Field(default=30, ge=1, le=3600, description="seconds between ticks; also the history step")
+    policy: Literal["predictive", "reactive"] = "predictive"
+    queries: Queries = Field(default_factory=Queries)
+    fallback_after_ticks: int = Field(default=3, ge=1, description="failed ticks before fallback_replicas")
+    query_timeout_s: float = Field(default=10, gt=0, description="per Prometheus request")
+    fetch_concurrency: int = Field(default=8, ge=1, le=64, description="parallel Prometheus requests")
+    error_window: int = Field(default=60, ge=1, description="forecast errors averaged (ticks)")
+    http_host: str = "0.0.0.0"
+    http_port: int = Field(default=8080, ge=0, le=65535, description="/metrics /healthz /readyz (0 = any)")
+    namespace: str = Field(default="default", min_length=1, description="where the Lease and plan ConfigMap live")
+    plan_configmap: str = Field(default="forecastscale-plan", min_length=1)
+    leader_election: LeaderElection = Field(default_factory=LeaderElection)
+
+
+TEMPLATE_VARIABLES = ("target", "namespace", "workload")
+QueryKind = Literal["demand", "queue", "gpu_utilisation"]
+
+
+def _template_problem(text: str) -> str | None:
+    """Why ``text`` is not a usable query template, or None."""
+    try:
+        Template(text).substitute(dict.fromkeys(TEMPLATE_VARIABLES, "x"))
+    except KeyError as exc:
+        return f"unknown variable ${exc.args[0]}; have " + ", ".join(f"${v}" for v in TEMPLATE_VARIABLES)
+    except ValueError as exc:
+        return f"bad template ({exc}); write $$ for a literal $"
+    return None
+
+
 class Config(_Model):
-    """The whole file: targets, the node pools they run on, backtest settings."""
+    """The whole file: targets, the node pools they run on, backtest and service settings."""
 
     targets: list[Target] = Field(min_length=1)
     node_pools: list[NodePool] = Field(min_length=1)
     backtest: BacktestSettings = Field(default_factory=BacktestSettings)
+    service: ServiceSettings = Field(default_factory=ServiceSettings)
 
     @model_validator(mode="after")
     def _references(self) -> Config:
@@ -157,6 +249,16 @@ class Config(_Model):
                     f"targets[{i}].gpus_per_pod: {t.gpus_per_pod} exceeds gpus_per_node "
                     f"{self.pool(pool_name).gpus_per_node} of pool {pool_name!r}"
                 )
+            for field in ("demand_query", "queue_query", "gpu_utilisation_query"):
+                text = getattr(t, field)
+                if text is not None and (why := _template_problem(text)) is not None:
+                    problems.append(f"targets[{i}].{field}: {why}, got {text!r}")
+        for field in ("demand", "queue", "gpu_utilisation"):
+            text = getattr(self.service.queries, field)
+            if text is not None and (why := _template_problem(text)) is not None:
+                problems.append(f"service.queries.{field}: {why}, got {text!r}")
+        names_t = [t.name for t in self.targets]
+        problems += [f"duplicate target name {n!r}" for n in sorted(set(names_t)) if names_t.count(n) > 1]
         if problems:
             raise ValueError("\n".join(problems))
         return self
@@ -168,6 +270,16 @@ class Config(_Model):
     def pool_for(self, target: Target) -> NodePool:
         """The pool ``target`` runs on (its ``node_pool``, or the only pool)."""
         return self.pool(target.node_pool or self.node_pools[0].name)
+
+    def query(self, target: Target, kind: QueryKind) -> str | None:
+        """``target``'s PromQL of ``kind`` (its own, else the service default), variables filled in."""
+        own = {"demand": target.demand_query, "queue": target.queue_query,
+               "gpu_utilisation": target.gpu_utilisation_query}[kind]
+        text = own if own is not None else getattr(self.service.queries, kind)
+        if text is None:
+            return None
+        ref = target.workload_ref()
+        return Template(text).substitute(target=target.name, namespace=ref.namespace, workload=ref.name)
 
 
 _MESSAGES = {

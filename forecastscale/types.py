@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -46,6 +47,9 @@ class Observation:
     pending_replicas: int  # unschedulable: waiting for a node with free GPUs
     nodes_ready: int
     nodes_starting: int
+    # Absolute index of demand_history[0] on the grid of step_s: 0 in a backtest; in the live
+    # loop the step number since the epoch, so fits line up with the clock as the window slides.
+    history_offset: int = 0
 
 
 @dataclass(frozen=True)
@@ -62,3 +66,7 @@ class Decision:
     nodes: int
     reason: str
     message: str
+    # Replicas each source asked for before behaviour and bounds ("forecast", "reactive", ...).
+    candidates: Mapping[str, int] = field(default_factory=dict)
+    # Highest forecast demand within each look-ahead (seconds → demand units), when there is one.
+    forecast: Mapping[float, float] = field(default_factory=dict)

@@ -27,6 +27,7 @@ class Outcome(StrEnum):
 
     UNCHANGED = "unchanged"  # spec.replicas already equalled the target: nothing was written
     PATCHED = "patched"  # spec.replicas was written
+    DRY_RUN = "dry-run"  # spec.replicas differed and would have been written (dry-run: nothing sent)
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ class ForecastTape:
     """
 
     def __init__(self, settings: ForecastSettings, data_step_s: float, decision_step_s: float,
-                 lookahead_s: float, quantiles: tuple[float, ...] = ()) -> None:
+                 lookahead_s: float, quantiles: tuple[float, ...] = (), keep: int | None = None) -> None:
         fit_step = max(settings.step_s, data_step_s)
         self.b = max(1, round(fit_step / decision_step_s))
         bucket_s = self.b * decision_step_s
@@ -48,22 +48,29 @@ class ForecastTape:
         self.window = max(1, round(settings.window_s / bucket_s))
         self.horizon = math.ceil((settings.refit_interval_s + lookahead_s) / bucket_s) + 2
         self.quantiles = tuple(sorted({*quantiles, settings.quantile}))
+        self.keep = keep  # fits remembered: all (a backtest shares them), or the last few (live)
         self._fits: dict[int, Fit | str] = {}
 
     def compatible(self, other: ForecastTape) -> bool:
         """Same fits: same settings (quantile aside), buckets and horizon."""
         return (self.settings, self.b, self.horizon) == (other.settings, other.b, other.horizon)
 
-    def fit_at(self, history: FloatArray, i: int) -> Fit | str:
-        """The fit on the complete buckets before step ``i``, or why there is none."""
+    def fit_at(self, history: FloatArray, i: int, offset: int = 0) -> Fit | str:
+        """The fit on the complete buckets before absolute step ``i``, or why there is none.
+
+        ``history[0]`` is absolute step ``offset``; buckets are aligned to absolute steps.
+        """
         if i not in self._fits:
-            self._fits[i] = self._fit(history, i)
+            self._fits[i] = self._fit(history, i, offset)
+            if self.keep is not None and len(self._fits) > self.keep:
+                del self._fits[next(iter(self._fits))]  # the oldest: dicts keep insertion order
         return self._fits[i]
 
-    def _fit(self, history: FloatArray, i: int) -> Fit | str:
+    def _fit(self, history: FloatArray, i: int, offset: int) -> Fit | str:
         end = i // self.b
-        start = max(0, end - self.window)
-        y = history[start * self.b: end * self.b].reshape(-1, self.b).mean(axis=1)
+        start = max(-(-offset // self.b), end - self.window)  # first bucket wholly in the history
+        lo, hi = start * self.b - offset, max(start, end) * self.b - offset
+        y = history[lo:hi].reshape(-1, self.b).mean(axis=1)
         model = make_forecaster(self.settings.model, self.season, self.settings.damped_trend,
                                 self.settings.transform)
         try:
@@ -86,34 +93,44 @@ class RollingForecast:
         if quantile not in tape.quantiles:
             raise ValueError(f"quantile {quantile} not on the tape {tape.quantiles}")
         self.tape, self.quantile, self.dt = tape, quantile, decision_step_s
-        self._path: FloatArray | None = None
-        self._fit_bucket = -1
+        self.fit: Fit | None = None
         self._fit_i = -1
         self.error: str | None = None
 
     def _due(self, i: int) -> bool:
-        return self._path is None or (i - self._fit_i) * self.dt >= self.tape.settings.refit_interval_s
+        return self.fit is None or (i - self._fit_i) * self.dt >= self.tape.settings.refit_interval_s
 
-    def window_max(self, history: FloatArray, i: int, ahead_steps: int) -> float | None:
-        """Highest forecast demand over decision steps ``[i, i + ahead_steps]``; None if unfit."""
+    def window_max(self, history: FloatArray, i: int, ahead_steps: int, offset: int = 0) -> float | None:
+        """Highest forecast demand over absolute decision steps ``[i, i + ahead_steps]``; None if unfit."""
         if self._due(i):
-            fit = self.tape.fit_at(history, i)
+            fit = self.tape.fit_at(history, i, offset)
             if isinstance(fit, str):
-                self.error, self._path = fit, None
+                self.error, self.fit = fit, None
                 return None
-            self._path, self._fit_bucket, self._fit_i, self.error = fit.paths[self.quantile], fit.first_bucket, i, None
-        assert self._path is not None
-        b = self.tape.b
-        lo = i // b - self._fit_bucket
-        hi = min((i + ahead_steps) // b - self._fit_bucket, len(self._path) - 1)
-        return float(np.max(self._path[lo: hi + 1]))
+            self.fit, self._fit_i, self.error = fit, i, None
+        assert self.fit is not None
+        path = self.fit.paths[self.quantile]
+        lo, hi = self._index(i), self._index(i + ahead_steps)
+        return float(np.max(path[lo: hi + 1]))
+
+    def _index(self, step: int) -> int:
+        """Index into the current fit's paths of absolute decision step ``step`` (clipped to the path)."""
+        assert self.fit is not None
+        last = len(self.fit.paths[self.quantile]) - 1
+        return min(max(step // self.tape.b - self.fit.first_bucket, 0), last)
+
+    def value_at(self, step: int, quantile: float) -> float | None:
+        """The current fit's ``quantile`` forecast for absolute decision step ``step``; None if unfit."""
+        if self.fit is None or quantile not in self.fit.paths:
+            return None
+        return float(self.fit.paths[quantile][self._index(step)])
 
 
 def make_tape(target: Target, pool: NodePool, data_step_s: float, decision_step_s: float,
-              quantiles: tuple[float, ...] = ()) -> ForecastTape:
+              quantiles: tuple[float, ...] = (), keep: int | None = None) -> ForecastTape:
     """The tape a predictive policy for ``target`` on ``pool`` fits with."""
     lookahead = pool.node_startup_s + target.pod_startup_s
-    return ForecastTape(target.forecast, data_step_s, decision_step_s, lookahead, quantiles)
+    return ForecastTape(target.forecast, data_step_s, decision_step_s, lookahead, quantiles, keep)
 
 
 def replicas_for(demand: float, target: Target) -> int:
@@ -137,20 +154,24 @@ class PredictivePolicy:
         if tape is not None and not tape.compatible(own):
             raise ValueError("shared forecast tape was built with other fit settings")
         self.forecast = RollingForecast(tape or own, target.forecast.quantile, decision_step_s)
-        self._behavior = behavior.BehaviorHistory()
+        self.behavior = behavior.BehaviorHistory()  # explicit: the live loop persists and restores it
 
     def decide(self, obs: Observation) -> Decision:
         """Replicas for the pod lead time and nodes for the node lead time."""
         t = self.target
-        i = len(obs.demand_history)
+        i = obs.history_offset + len(obs.demand_history)
         reactive, why = hpa.recommend(hpa_input(obs, t))
-        pod_demand = self.forecast.window_max(obs.demand_history, i, self.pod_steps)
+        pod_demand = self.forecast.window_max(obs.demand_history, i, self.pod_steps, obs.history_offset)
+        candidates = {"reactive": reactive}
+        ahead: dict[float, float] = {}
         if pod_demand is None:
             source, wanted, node_replicas = "reactive", reactive, reactive
             detail = f"forecast unavailable ({self.forecast.error}); reactive {reactive} ({why})"
         else:
-            node_demand = self.forecast.window_max(obs.demand_history, i, self.node_steps) or 0.0
+            node_demand = self.forecast.window_max(obs.demand_history, i, self.node_steps, obs.history_offset) or 0.0
+            ahead = {t.pod_startup_s: pod_demand, t.pod_startup_s + self.pool.node_startup_s: node_demand}
             forecast = replicas_for(pod_demand, t)
+            candidates["forecast"] = forecast
             source = "forecast" if forecast > reactive else "reactive"
             wanted = max(forecast, reactive)
             node_replicas = max(replicas_for(node_demand, t), wanted)
@@ -158,10 +179,10 @@ class PredictivePolicy:
             detail = (f"max(forecast {forecast} [q{q:g} demand {pod_demand:.3g} over "
                       f"{t.pod_startup_s:g} s], reactive {reactive}) = {wanted}")
         norm = behavior.normalize(
-            wanted, obs.current_replicas, obs.t, self._behavior, t.behavior, t.min_replicas, t.max_replicas
+            wanted, obs.current_replicas, obs.t, self.behavior, t.behavior, t.min_replicas, t.max_replicas
         )
-        self._behavior = norm.history
+        self.behavior = norm.history
         nodes = max(nodes_for(norm.replicas, self.pool, t.gpus_per_pod),
                     nodes_for(node_replicas, self.pool, t.gpus_per_pod))
         reason = source if norm.limit is None else f"{source}/{norm.limit}"
-        return Decision(norm.replicas, nodes, reason, f"{detail} → {norm.replicas}; nodes {nodes}")
+        return Decision(norm.replicas, nodes, reason, f"{detail} → {norm.replicas}; nodes {nodes}", candidates, ahead)

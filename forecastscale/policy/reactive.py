@@ -30,7 +30,7 @@ class ReactivePolicy:
     def __init__(self, target: Target, pool: NodePool) -> None:
         self.target = target
         self.pool = pool
-        self._behavior = behavior.BehaviorHistory()
+        self.behavior = behavior.BehaviorHistory()  # explicit: the live loop persists it
         self._nodes = UnneededSince()
 
     def decide(self, obs: Observation) -> Decision:
@@ -38,9 +38,10 @@ class ReactivePolicy:
         t = self.target
         raw, why = hpa.recommend(hpa_input(obs, t))
         norm = behavior.normalize(
-            raw, obs.current_replicas, obs.t, self._behavior, t.behavior, t.min_replicas, t.max_replicas
+            raw, obs.current_replicas, obs.t, self.behavior, t.behavior, t.min_replicas, t.max_replicas
         )
-        self._behavior = norm.history
+        self.behavior = norm.history
         nodes, node_why, self._nodes = cluster_autoscaler(obs, self.pool, t.gpus_per_pod, self._nodes)
         reason = "reactive" if norm.limit is None else f"reactive/{norm.limit}"
-        return Decision(norm.replicas, nodes, reason, f"hpa {raw} ({why}) → {norm.replicas}; nodes: {node_why}")
+        message = f"hpa {raw} ({why}) → {norm.replicas}; nodes: {node_why}"
+        return Decision(norm.replicas, nodes, reason, message, {"reactive": raw})

@@ -13,6 +13,8 @@ import ast
 import json
 import math
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,6 +28,7 @@ from urllib3.util.retry import Retry
 
 from forecastscale.errors import PermanentError, TemporaryError, TraceError
 from forecastscale.sources.csvtrace import Trace, parse_value, regularise
+from forecastscale.types import FloatArray
 
 # Prometheus refuses a range query of more than 11,000 points per series; stay well below.
 MAX_STEPS_PER_QUERY = 10_000
@@ -101,12 +104,40 @@ class PrometheusSource:
         ``step_s`` must be a whole number of seconds ≥ 1 because the client sends whole-second
         times. Longer ranges are split into queries of at most ``MAX_STEPS_PER_QUERY`` points.
         """
+        start_s, n_slots, samples = self._samples(query, start, end, step_s)
+        return _to_trace(query, start_s, float(step_s), n_slots, samples)
+
+    def grid(self, query: str, start: datetime, end: datetime, step_s: float) -> FloatArray:
+        """Like :meth:`fetch`, but unrepaired: one value per slot as Prometheus gave it, NaN where none.
+
+        A query that selects no series gives all NaN (the live loop treats that as missing data).
+        """
+        try:
+            start_s, n_slots, samples = self._samples(query, start, end, step_s)
+        except SeriesCountError as exc:
+            if exc.count:
+                raise
+            return np.full(self._slots(start, end, step_s)[1], np.nan)
+        out = np.full(n_slots, np.nan)
+        for t, v in samples:
+            slot = round((float(t) - start_s) / step_s)
+            if 0 <= slot < n_slots:
+                out[slot] = parse_value(v)
+        return out
+
+    @staticmethod
+    def _slots(start: datetime, end: datetime, step_s: float) -> tuple[int, int]:
         if not (step_s >= 1 and float(step_s).is_integer()):
             raise ValueError(f"step_s must be a whole number of seconds >= 1, got {step_s!r}")
         start_s, end_s = _utc_seconds(start), _utc_seconds(end)
         if end_s < start_s:
             raise ValueError(f"end {end.isoformat()} is before start {start.isoformat()}")
-        n_slots = (end_s - start_s) // int(step_s) + 1
+        return start_s, (end_s - start_s) // int(step_s) + 1
+
+    def _samples(self, query: str, start: datetime, end: datetime, step_s: float
+                 ) -> tuple[int, int, list[list[Any]]]:
+        """``(start_s, n_slots, [[epoch_s, "value"], …])`` of the one series ``query`` selects."""
+        start_s, n_slots = self._slots(start, end, step_s)
         series: dict[tuple[tuple[str, str], ...], list[list[Any]]] = {}
         for first in range(0, n_slots, MAX_STEPS_PER_QUERY):
             last = min(first + MAX_STEPS_PER_QUERY, n_slots) - 1  # chunks share no slot: no duplicates
@@ -122,11 +153,29 @@ class PrometheusSource:
                 len(series),
             )
         (samples,) = series.values()
-        return _to_trace(query, start_s, float(step_s), n_slots, samples)
+        return start_s, n_slots, samples
+
+    def instant(self, query: str, at: datetime) -> float | None:
+        """The value of ``query`` at ``at`` (``/api/v1/query``); None if it selects no series.
+
+        The value is returned as Prometheus gave it, NaN or negative included: the caller decides
+        what an unusable sample means. Several series raise :class:`SeriesCountError`.
+        """
+        with self._translated(query):
+            result: list[dict[str, Any]] = self.client.custom_query(
+                query, params={"time": str(_utc_seconds(at))},
+                timeout=self.timeout_s,  # type: ignore[arg-type]  # annotated int, passed on to requests (float ok)
+            )
+            if not result:
+                return None
+            if len(result) > 1:
+                raise SeriesCountError(
+                    f"query returned {len(result)} series; a target needs exactly one: aggregate them, "
+                    f"e.g. sum({query})", len(result))
+            return parse_value(result[0]["value"][1])
 
     def _query(self, query: str, start_s: float, end_s: float, step_s: float) -> list[dict[str, Any]]:
-        where = f"{self.url}: query {query!r}"
-        try:
+        with self._translated(query):
             result: list[dict[str, Any]] = self.client.custom_query_range(
                 query,
                 start_time=datetime.fromtimestamp(start_s, tz=UTC),
@@ -134,6 +183,14 @@ class PrometheusSource:
                 step=repr(float(step_s)),  # repr keeps every digit; Prometheus parses "60.0" as seconds
                 timeout=self.timeout_s,  # type: ignore[arg-type]  # annotated int, passed on to requests (float ok)
             )
+        return result
+
+    @contextmanager
+    def _translated(self, query: str) -> Iterator[None]:
+        """Turn the client's and ``requests``' exceptions into temporary/permanent errors (cause kept)."""
+        where = f"{self.url}: query {query!r}"
+        try:
+            yield
         except PrometheusApiClientException as exc:
             match = _HTTP_ERROR.match(str(exc))
             status = int(match[1]) if match else 0
@@ -149,11 +206,10 @@ class PrometheusSource:
         except (requests.ConnectionError, requests.exceptions.RetryError,
                 requests.exceptions.ChunkedEncodingError) as exc:
             raise PrometheusUnavailable(f"{where}: cannot reach Prometheus ({type(exc).__name__})") from exc
-        except (requests.exceptions.JSONDecodeError, KeyError, TypeError) as exc:
+        except (requests.exceptions.JSONDecodeError, KeyError, TypeError, IndexError) as exc:
             raise PrometheusQueryError(f"{where}: not a Prometheus API answer (is the URL right?)") from exc
         except requests.RequestException as exc:  # malformed URL and the like
             raise PrometheusQueryError(f"{where}: {exc}") from exc
-        return result
 
 
 def _to_trace(name: str, start_s: int, step_s: float, n_slots: int, samples: list[list[Any]]) -> Trace:

@@ -56,3 +56,16 @@ def test_reactive_floor_wins_on_a_surprise(make_config: Callable[..., Config]) -
     decision = _policy(make_config).decide(_obs(history, 8))
     assert decision.reason == "reactive/rate:up"
     assert "reactive 60" in decision.message
+
+
+def test_a_sliding_window_with_offset_decides_as_the_whole_history(make_config: Callable[..., Config]) -> None:
+    # The live loop keeps only the last days and says where they start (history_offset); as long
+    # as the window covers what the fit uses, the decision is the one made on the whole history.
+    history = _history(4, 4.0, 20.0)[: 3 * DAY + 18 * 60 - 2]
+    keep = 2 * DAY + 7  # not a whole number of fit buckets on purpose
+    whole = _policy(make_config).decide(_obs(history, 8))
+    cut = len(history) - keep
+    obs = Observation(len(history) * 60.0, 60.0, history[cut:], 8, 8, 0, 0, 8, 0, history_offset=cut)
+    sliding = _policy(make_config).decide(obs)
+    assert (sliding.replicas, sliding.nodes, sliding.reason) == (whole.replicas, whole.nodes, whole.reason)
+    assert sliding.candidates == whole.candidates == {"reactive": 8, "forecast": 40}

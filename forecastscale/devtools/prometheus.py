@@ -1,0 +1,155 @@
+"""A real, local Prometheus holding backfilled history: for tests, benchmarks and the demo.
+
+History is written as OpenMetrics, turned into TSDB blocks with ``promtool tsdb
+create-blocks-from openmetrics`` and served by the Debian ``prometheus`` binary on 127.0.0.1 on a
+free port, with no scrape targets. Backfilled blocks may not overlap the head block (the last
+~2 h before now), so history should end at least :data:`HEAD_MARGIN_S` before now.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+
+READY_TIMEOUT_S = 60.0
+HEAD_MARGIN_S = 3 * 3600
+
+
+class LocalPrometheusError(RuntimeError):
+    """promtool or prometheus is missing, failed, or did not become ready."""
+
+
+@dataclass(frozen=True)
+class Series:
+    """One series: ``values[i]`` (a number or text such as ``"NaN"``) at ``start_s + i·step_s``.
+
+    ``None`` values are left out (a scrape gap).
+    """
+
+    labels: dict[str, str]
+    start_s: int
+    step_s: int
+    values: Sequence[float | str | None] = field(repr=False)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on (at the time of the call)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def tool(name: str) -> str:
+    """The path of ``name`` on PATH, or :class:`LocalPrometheusError` saying how to install it."""
+    path = shutil.which(name)
+    if path is None:
+        raise LocalPrometheusError(f"{name!r} not found on PATH: install the Debian package 'prometheus'")
+    return path
+
+
+def _labels(labels: dict[str, str]) -> str:
+    return ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+
+
+def write_openmetrics(path: Path, metric: str, series: Iterable[Series], help_text: str = "Backfilled.") -> int:
+    """Write ``series`` of gauge ``metric`` as OpenMetrics (times in seconds); returns samples written."""
+    n = 0
+    with path.open("w", encoding="utf-8") as out:
+        out.write(f"# HELP {metric} {help_text}\n# TYPE {metric} gauge\n")
+        for s in series:
+            head = f"{metric}{{{_labels(s.labels)}}} "
+            for i, v in enumerate(s.values):
+                if v is not None:  # repr round-trips a float exactly; text ("NaN") goes as is
+                    out.write(f"{head}{v if isinstance(v, str) else repr(float(v))} {s.start_s + i * s.step_s}\n")
+                    n += 1
+        out.write("# EOF\n")
+    return n
+
+
+class LocalPrometheus:
+    """``with LocalPrometheus(root, openmetrics) as prom: prom.url`` — backfill, start, stop.
+
+    ``lookback_delta`` is Prometheus' ``--query.lookback-delta`` (how long a sample answers queries).
+    """
+
+    def __init__(self, root: Path, openmetrics: Path, lookback_delta: str = "5m") -> None:
+        self.root, self.openmetrics, self.lookback_delta = root, openmetrics, lookback_delta
+        self.url = ""
+        self._proc: subprocess.Popen[bytes] | None = None
+        self.log = root / "prometheus.log"
+
+    def backfill(self) -> None:
+        """Turn the OpenMetrics file into TSDB blocks under ``root/data``."""
+        # Long blocks: the default 2 h ones make ~100 blocks per 8 days and take seconds to write.
+        done = subprocess.run(
+            [tool("promtool"), "tsdb", "create-blocks-from", "openmetrics", "--quiet", "--max-block-duration=240h",
+             str(self.openmetrics), str(self.root / "data")],
+            capture_output=True, text=True, timeout=600, check=False,
+        )
+        if done.returncode != 0:
+            raise LocalPrometheusError(f"promtool backfill failed ({done.returncode}):\n{done.stderr[-3000:]}")
+
+    def start(self, port: int | None = None) -> str:
+        """Start the server on ``port`` (default: a free one), wait until ``/-/ready``; returns its URL."""
+        config = self.root / "prometheus.yml"
+        config.write_text("scrape_configs: []\n", encoding="utf-8")  # no targets: the backfill is all it holds
+        self.url = f"http://127.0.0.1:{port or free_port()}"
+        with self.log.open("wb") as out:
+            self._proc = subprocess.Popen(
+                [tool("prometheus"), f"--storage.tsdb.path={self.root / 'data'}",
+                 f"--web.listen-address={self.url.removeprefix('http://')}", f"--config.file={config}",
+                 f"--query.lookback-delta={self.lookback_delta}"],
+                stdout=out, stderr=subprocess.STDOUT,
+            )
+        self._wait_ready()
+        return self.url
+
+    def _wait_ready(self) -> None:
+        assert self._proc is not None
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        for _ in range(int(READY_TIMEOUT_S / 0.1)):  # bounded by count and by time
+            if self._proc.poll() is not None:
+                raise LocalPrometheusError(f"prometheus exited with {self._proc.returncode}:\n{self._tail()}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/-/ready", timeout=2) as answer:
+                    if answer.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                pass  # not listening yet, or 503 while the TSDB loads
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        self.stop()
+        raise LocalPrometheusError(f"prometheus not ready within {READY_TIMEOUT_S} s:\n{self._tail()}")
+
+    def _tail(self) -> str:
+        return self.log.read_text(errors="replace")[-3000:] if self.log.exists() else ""
+
+    def stop(self) -> None:
+        """Stop the server (SIGTERM, then SIGKILL after 10 s); safe to call twice."""
+        if self._proc is None or self._proc.poll() is not None:
+            return
+        self._proc.terminate()
+        try:
+            self._proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait(timeout=10)
+
+    def __enter__(self) -> LocalPrometheus:
+        self.backfill()
+        self.start()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()

@@ -1,0 +1,1 @@
+"""The live loop: ticks over targets, leader election, plan persistence, own metrics and HTTP."""

@@ -1,0 +1,71 @@
+"""The service's own metrics (prometheus-client), on a registry passed in: no global state.
+
+Names and labels are the contract with the shipped Grafana dashboards:
+
+==========================================================  =============================================
+``forecastscale_demand{target}``                            last usable demand sample (target units/s)
+``forecastscale_queue{target}``                             requests waiting (the queue query), if set
+``forecastscale_gpu_utilisation{target}``                   GPU utilisation % (the GPU query), if set
+``forecastscale_forecast{target,horizon_s,quantile}``       forecast demand ``horizon_s`` seconds ahead
+``forecastscale_desired_replicas{target,source}``           replicas per source (forecast, reactive, event,
+                                                            fallback) and ``final`` after behaviour/bounds
+``forecastscale_current_replicas{target}``                  ``spec.replicas`` as read from the cluster
+``forecastscale_desired_nodes{pool}``                       nodes wanted per pool
+``forecastscale_forecast_abs_pct_error{target}``            rolling mean |forecast − actual| / actual, %
+``forecastscale_degraded{target}``                          1 while the target holds for lack of data
+``forecastscale_samples_dropped_total{target,reason}``      unusable samples (missing, nan, inf, negative)
+``forecastscale_tick_seconds``                              histogram of one tick's wall time
+``forecastscale_errors_total{kind}``                        errors by kind (prometheus, kube_conflict, …)
+``forecastscale_leader``                                    1 on the replica that may patch, else 0
+``forecastscale_patches_total{kind}``                       writes made (replicas, nodes, plan)
+==========================================================  =============================================
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from forecastscale.actuators.errors import KubeApiError
+from forecastscale.errors import PermanentError
+
+TICK_BUCKETS_S = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+
+
+class ServiceMetrics:
+    """Every metric the service exports, registered on ``registry``."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+        r = registry
+        self.demand = Gauge("forecastscale_demand", "Last usable demand sample.", ["target"], registry=r)
+        self.queue = Gauge("forecastscale_queue", "Requests waiting (queue query).", ["target"], registry=r)
+        self.gpu = Gauge("forecastscale_gpu_utilisation", "GPU utilisation in % (GPU query).", ["target"],
+                         registry=r)
+        self.forecast = Gauge("forecastscale_forecast", "Forecast demand horizon_s seconds ahead at a quantile.",
+                              ["target", "horizon_s", "quantile"], registry=r)
+        self.desired = Gauge("forecastscale_desired_replicas", "Replicas asked for, per source and final.",
+                             ["target", "source"], registry=r)
+        self.current = Gauge("forecastscale_current_replicas", "spec.replicas as read from the cluster.",
+                             ["target"], registry=r)
+        self.nodes = Gauge("forecastscale_desired_nodes", "Nodes wanted per pool.", ["pool"], registry=r)
+        self.ape = Gauge("forecastscale_forecast_abs_pct_error",
+                         "Rolling mean absolute percentage error of the median forecast at the pod lead time.",
+                         ["target"], registry=r)
+        self.degraded = Gauge("forecastscale_degraded", "1 while the target holds for lack of data.", ["target"],
+                              registry=r)
+        self.dropped = Counter("forecastscale_samples_dropped", "Unusable samples, by reason.",
+                               ["target", "reason"], registry=r)
+        self.tick = Histogram("forecastscale_tick_seconds", "Wall time of one tick.", buckets=TICK_BUCKETS_S,
+                              registry=r)
+        self.errors = Counter("forecastscale_errors", "Errors by kind.", ["kind"], registry=r)
+        self.leader = Gauge("forecastscale_leader", "1 if this replica holds the Lease (may patch).", registry=r)
+        self.patches = Counter("forecastscale_patches", "Writes made to the cluster, by kind.", ["kind"],
+                               registry=r)
+
+
+def error_kind(exc: BaseException) -> str:
+    """The ``kind`` label of ``forecastscale_errors_total`` for ``exc`` (kube_conflict, prometheus, …)."""
+    if isinstance(exc, KubeApiError):
+        name = type(exc).__name__
+        return "kube_" + {"TooManyRequests": "throttled", "NotFound": "not_found"}.get(name, name.lower())
+    return "prometheus_query" if isinstance(exc, PermanentError) else "prometheus"

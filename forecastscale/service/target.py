@@ -1,0 +1,203 @@
+"""One scaled workload in the live loop: pull samples, decide with the policy core, patch, export.
+
+:class:`TargetRunner` owns everything the loop keeps per target in memory: the demand history
+window, the policy (with its fitted forecaster, refit on schedule, and its behaviour history),
+the failed-tick count for the fallback, and the forecasts awaiting their actuals. The decision
+itself is :meth:`forecastscale.policy.base.Policy.decide`, the very call the backtest makes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, deque
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+import numpy as np
+
+from forecastscale.actuators.base import Actuator, ApplyResult, ScaleState
+from forecastscale.config import Config, NodePool, Target
+from forecastscale.policy.predictive import PredictivePolicy, make_tape
+from forecastscale.policy.reactive import ReactivePolicy
+from forecastscale.service.history import DemandHistory, sample_problem
+from forecastscale.service.metrics import ServiceMetrics
+from forecastscale.sources.prometheus import PrometheusSource
+from forecastscale.types import Decision, FloatArray, Observation
+
+MEDIAN = 0.5
+
+
+@dataclass(frozen=True)
+class PoolView:
+    """A node pool's scale as read this tick (nodes); zeros when the pool is not managed."""
+
+    ready: int = 0
+    starting: int = 0
+
+
+@dataclass(frozen=True)
+class Sampled:
+    """What Prometheus said this tick: the newest demand step (None if unusable) and why not."""
+
+    demand: float | None
+    problem: str | None
+
+
+def make_policy(name: str, target: Target, pool: NodePool, step_s: float) -> PredictivePolicy | ReactivePolicy:
+    """The live policy: the backtest's class, fitting on the clock's grid and keeping few fits."""
+    if name == "reactive":
+        return ReactivePolicy(target, pool)
+    tape = make_tape(target, pool, step_s, step_s, quantiles=(MEDIAN,), keep=2)
+    return PredictivePolicy(target, pool, step_s, step_s, tape)
+
+
+class TargetRunner:
+    """The per-target state and steps of one tick (the caller sequences them and handles errors)."""
+
+    def __init__(self, config: Config, target: Target, source: PrometheusSource, actuator: Actuator,
+                 metrics: ServiceMetrics, policy: str | None = None) -> None:
+        self.target, self.pool = target, config.pool_for(target)
+        self.step = config.service.tick_s
+        self.source, self.actuator, self.metrics = source, actuator, metrics
+        demand = config.query(target, "demand")
+        if demand is None:
+            raise ValueError(f"target {target.name!r}: no demand_query and no service.queries.demand")
+        self.demand_query = demand
+        self.side_queries = {"queue": config.query(target, "queue"),
+                             "gpu_utilisation": config.query(target, "gpu_utilisation")}
+        self.policy = make_policy(policy or config.service.policy, target, self.pool, self.step)
+        # The fit window plus one fit bucket, so a fit never lacks its oldest bucket.
+        self.history = DemandHistory(math.ceil((target.forecast.window_s + target.forecast.step_s) / self.step))
+        self.failures = 0  # consecutive ticks without a usable demand sample
+        self.last: Decision | None = None
+        self._pod_steps = math.ceil(target.pod_startup_s / self.step)
+        self._pending: dict[int, float] = {}  # absolute step → median forecast made for it
+        self._errors: deque[float] = deque(maxlen=config.service.error_window)
+
+    # --- samples ----------------------------------------------------------------------------------
+    def sample(self, now: float) -> Sampled:
+        """Bring the history up to the last completed step before ``now`` (seconds since the epoch).
+
+        The first call loads the whole window with range queries; later calls need one instant
+        query per tick, or a range query over the steps missed while Prometheus was away.
+        """
+        newest = math.floor(now / self.step) - 1
+        if len(self.history) == 0:
+            self._load(newest - self.history.window + 1, newest)
+        elif newest >= self.history.end + 1:
+            self._load(self.history.end, newest)
+        elif newest == self.history.end:
+            value = self.source.instant(self.demand_query, self._at(newest))
+            self._store(newest, np.array([math.nan if value is None else value * self.target.demand_scale]),
+                        missing=value is None)
+        demand = self.history.last_usable() if self.history.end == newest + 1 else None
+        problem = None if demand is not None else self._problem_at(newest)
+        if demand is not None:
+            self.metrics.demand.labels(self.target.name).set(demand)
+            self._score_forecast(newest, demand)
+        return Sampled(demand, problem)
+
+    def _at(self, step: int) -> datetime:
+        return datetime.fromtimestamp((step + 1) * self.step, tz=UTC)  # step k ends at (k+1)·step_s
+
+    def _load(self, first: int, last: int) -> None:
+        values = self.source.grid(self.demand_query, self._at(first), self._at(last), self.step)
+        self._store(first, values * self.target.demand_scale, missing=False)
+
+    def _store(self, first: int, values: FloatArray, missing: bool) -> None:
+        """Put ``values`` in the history; unusable ones become NaN and are counted by reason."""
+        problems = Counter("missing" if missing or math.isnan(v) else sample_problem(float(v)) for v in values)
+        for reason, n in problems.items():
+            if reason is not None:
+                self.metrics.dropped.labels(self.target.name, reason).inc(n)
+        clean: FloatArray = np.where(np.isfinite(values) & (values >= 0), values, math.nan)
+        self.history.put(first, clean)
+
+    def _problem_at(self, step: int) -> str:
+        return "no sample for the last completed step" if self.history.end <= step else "unusable sample"
+
+    def side_metrics(self, now: float) -> dict[str, float]:
+        """Queue depth and GPU utilisation now, where configured (exported and logged, not decided on)."""
+        out: dict[str, float] = {}
+        at = datetime.fromtimestamp(math.floor(now / self.step) * self.step, tz=UTC)
+        for kind, gauge in (("queue", self.metrics.queue), ("gpu_utilisation", self.metrics.gpu)):
+            query = self.side_queries[kind]
+            if query is None:
+                continue
+            value = self.source.instant(query, at)
+            if value is not None and math.isfinite(value):
+                gauge.labels(self.target.name).set(value)
+                out[kind] = value
+        return out
+
+    # --- decision ---------------------------------------------------------------------------------
+    def observation(self, now: float, scale: ScaleState, pool: PoolView) -> Observation:
+        """What the policy may know now: history to the last completed step, the cluster as read."""
+        ready = min(scale.status_replicas, scale.spec_replicas)
+        offset, history = self.history.filled()
+        return Observation(
+            t=now, step_s=self.step, demand_history=history,
+            current_replicas=scale.spec_replicas, ready_replicas=ready, starting_replicas=0,
+            # The scale subresource does not say which pods are Ready; running-but-unready pods
+            # count as ready, and pods the controller has not created yet as pending.
+            pending_replicas=max(0, scale.spec_replicas - ready),
+            nodes_ready=pool.ready, nodes_starting=pool.starting, history_offset=offset,
+        )
+
+    def decide(self, now: float, scale: ScaleState, pool: PoolView) -> Decision:
+        """The policy's decision (the backtest's ``decide``) plus the forecasts it rests on, exported."""
+        decision = self.policy.decide(self.observation(now, scale, pool))
+        self.failures, self.last = 0, decision
+        self._export_forecast(math.floor(now / self.step))
+        return decision
+
+    def fallback(self, scale: ScaleState, after_ticks: int, why: str) -> Decision | None:
+        """After a tick without usable demand: None (hold) or a fallback decision that never scales down."""
+        self.failures += 1
+        fallback = self.target.fallback_replicas
+        if fallback is None or self.failures < after_ticks:
+            return None
+        replicas = max(fallback, scale.spec_replicas)  # missing data never scales down
+        nodes = self.last.nodes if self.last is not None else 0
+        message = (f"{why}; {self.failures} ticks without data ≥ {after_ticks}: "
+                   f"max(fallback {fallback}, current {scale.spec_replicas}) = {replicas}")
+        return Decision(replicas, nodes, "fallback", message, {"fallback": fallback})
+
+    def not_applied(self, now: float) -> None:
+        """Forget the scale event the policy recorded at ``now``: the change was not made.
+
+        The policy records an event whenever it decides a change (in the backtest every decision
+        is applied); like the HPA, which stores an event only after a successful update, the
+        live loop takes it back when the write failed or this replica is a standby, so rate
+        limits count only real changes.
+        """
+        h = self.policy.behavior
+        self.policy.behavior = replace(h, events=tuple(e for e in h.events if e[0] != now))
+
+    def apply(self, replicas: int) -> ApplyResult:
+        """Patch the workload (the actuator writes only if ``spec.replicas`` differs)."""
+        return self.actuator.apply(replicas)
+
+    # --- forecast bookkeeping ---------------------------------------------------------------------
+    def _export_forecast(self, i: int) -> None:
+        forecast = getattr(self.policy, "forecast", None)
+        if forecast is None or forecast.fit is None:
+            return
+        name = self.target.name
+        for horizon in (self.target.pod_startup_s, self.target.pod_startup_s + self.pool.node_startup_s):
+            for q in sorted({MEDIAN, self.target.forecast.quantile}):
+                value = forecast.value_at(i + math.ceil(horizon / self.step), q)
+                if value is not None:
+                    self.metrics.forecast.labels(name, f"{horizon:g}", f"{q:g}").set(value)
+        median = forecast.value_at(i + self._pod_steps, MEDIAN)
+        if median is not None:
+            self._pending[i + self._pod_steps] = median
+
+    def _score_forecast(self, step: int, actual: float) -> None:
+        predicted = self._pending.pop(step, None)
+        for old in [k for k in self._pending if k < step]:  # made for steps that never got a sample
+            del self._pending[old]
+        if predicted is None or actual <= 0:
+            return
+        self._errors.append(abs(predicted - actual) / actual * 100)
+        self.metrics.ape.labels(self.target.name).set(sum(self._errors) / len(self._errors))
