@@ -94,13 +94,15 @@ def main() -> None:
         print(f"backfilling {max(counts)} series, {samples:,} samples …", flush=True)
         with LocalPrometheus(root, root / "h.om") as prom:
             print(f"{'targets':>8} {'warm-up s':>10} {'tick s (median)':>16} {'tick s (max)':>13} "
-                  f"{'peak MiB/tick':>14} {'per target ms':>14}")
+                  f"{'peak MiB/tick':>14} {'per target ms':>14} {'vs first':>9} {'< 5 s':>6}")
             base = None
             for n in counts:
                 m = measure(n, args.ticks, prom.url, end)
-                base = base or m["tick_s"] / n
+                per = m["tick_s"] / n
+                base = base or per  # per-target cost of the smallest count, measured in this run
                 print(f"{n:>8} {m['warmup_s']:>10.2f} {m['tick_s']:>16.3f} {m['tick_max_s']:>13.3f} "
-                      f"{m['peak_tick_mib']:>14.1f} {1000 * m['tick_s'] / n:>14.2f}", flush=True)
+                      f"{m['peak_tick_mib']:>14.1f} {1000 * per:>14.2f} {per / base:>8.2f}x "
+                      f"{'yes' if m['tick_max_s'] < 5 else 'NO':>6}", flush=True)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"process peak RSS {rss:.0f} MiB (Python side; Prometheus is another process)")
 

@@ -2,7 +2,7 @@
 
 The ELB request trace (×0.1 → requests/s) becomes ``demand_requests_per_second{target="chat"}``
 and the NYC taxi trace (÷1800 → requests/s) ``{target="batch"}``, both time-shifted so their
-last 14 days end ``--ahead`` hours from now (Prometheus answers queries "now" for that long).
+last 16 days end ``--ahead`` hours from now (Prometheus answers queries "now" for that long).
 Runs until Ctrl-C; needs the Debian ``prometheus`` package (promtool + prometheus).
 
     python examples/demo_prometheus.py --port 9090
@@ -21,12 +21,12 @@ from forecastscale.devtools.prometheus import LocalPrometheus, Series, write_ope
 from forecastscale.sources.csvtrace import load_trace
 
 DATA = Path(__file__).resolve().parent.parent / "data"
-SPAN_S = 14 * 86400
+SPAN_S = 16 * 86400  # two weekly seasons before now, whatever --ahead is
 TRACES = {"chat": ("elb_request_count_8c0756.csv", 0.1), "batch": ("nyc_taxi.csv", 1 / 1800)}
 
 
 def shifted(target: str, end_s: int) -> Series:
-    """The trace's last 14 days, × its scale, with the last sample at ``end_s``."""
+    """The trace's last 16 days, × its scale, with the last sample at ``end_s``."""
     file, scale = TRACES[target]
     trace = load_trace(DATA / file)
     step = int(trace.step_s)
@@ -41,6 +41,8 @@ def main() -> None:
     parser.add_argument("--ahead", type=float, default=6, help="hours of data after now")
     args = parser.parse_args()
     end = int(time.time() + args.ahead * 3600)
+    stop = {signal.SIGINT, signal.SIGTERM}
+    signal.pthread_sigmask(signal.SIG_BLOCK, stop)  # sigwait below takes them, so the cleanup runs
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         write_openmetrics(root / "h.om", "demand_requests_per_second", [shifted(t, end) for t in TRACES],
@@ -51,7 +53,7 @@ def main() -> None:
         print(f"Prometheus on {server.url} with {', '.join(TRACES)}; data until {args.ahead:g} h from now. "
               "Ctrl-C stops it.", flush=True)
         try:
-            signal.sigwait({signal.SIGINT, signal.SIGTERM})
+            signal.sigwait(stop)
         finally:
             server.stop()
 

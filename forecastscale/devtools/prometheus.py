@@ -107,7 +107,9 @@ class LocalPrometheus:
             self._proc = subprocess.Popen(
                 [tool("prometheus"), f"--storage.tsdb.path={self.root / 'data'}",
                  f"--web.listen-address={self.url.removeprefix('http://')}", f"--config.file={config}",
-                 f"--query.lookback-delta={self.lookback_delta}"],
+                 f"--query.lookback-delta={self.lookback_delta}",
+                 # The default 15-day retention would delete backfilled history on start.
+                 "--storage.tsdb.retention.time=3650d"],
                 stdout=out, stderr=subprocess.STDOUT,
             )
         self._wait_ready()

@@ -89,10 +89,13 @@ class RollingForecast:
     history is too short, every step tries again.
     """
 
-    def __init__(self, tape: ForecastTape, quantile: float, decision_step_s: float) -> None:
+    def __init__(self, tape: ForecastTape, quantile: float, decision_step_s: float, phase_s: float = 0.0) -> None:
         if quantile not in tape.quantiles:
             raise ValueError(f"quantile {quantile} not on the tape {tape.quantiles}")
         self.tape, self.quantile, self.dt = tape, quantile, decision_step_s
+        # The first refit comes phase_s early: a live loop spreads its targets' refits over the
+        # interval instead of refitting all of them in one tick.
+        self._phase = round(phase_s / decision_step_s)
         self.fit: Fit | None = None
         self._fit_i = -1
         self.error: str | None = None
@@ -107,7 +110,8 @@ class RollingForecast:
             if isinstance(fit, str):
                 self.error, self.fit = fit, None
                 return None
-            self.fit, self._fit_i, self.error = fit, i, None
+            first, self._phase = self._phase, 0
+            self.fit, self._fit_i, self.error = fit, i - first, None
         assert self.fit is not None
         path = self.fit.paths[self.quantile]
         lo, hi = self._index(i), self._index(i + ahead_steps)
@@ -145,7 +149,7 @@ class PredictivePolicy:
     name = "predictive"
 
     def __init__(self, target: Target, pool: NodePool, data_step_s: float, decision_step_s: float,
-                 tape: ForecastTape | None = None) -> None:
+                 tape: ForecastTape | None = None, refit_phase_s: float = 0.0) -> None:
         self.target = target
         self.pool = pool
         self.pod_steps = math.ceil(target.pod_startup_s / decision_step_s)
@@ -153,7 +157,7 @@ class PredictivePolicy:
         own = make_tape(target, pool, data_step_s, decision_step_s)
         if tape is not None and not tape.compatible(own):
             raise ValueError("shared forecast tape was built with other fit settings")
-        self.forecast = RollingForecast(tape or own, target.forecast.quantile, decision_step_s)
+        self.forecast = RollingForecast(tape or own, target.forecast.quantile, decision_step_s, refit_phase_s)
         self.behavior = behavior.BehaviorHistory()  # explicit: the live loop persists and restores it
 
     def decide(self, obs: Observation) -> Decision:

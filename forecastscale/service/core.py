@@ -78,7 +78,11 @@ class Service:
                  plan: PlanSink | None = None, dry_run: bool = False) -> None:
         self.config, self.metrics, self.clock = config, metrics, clock
         self.elector, self.plan, self.dry_run = elector, plan, dry_run
-        self.runners = [TargetRunner(config, t, source, actuators[t.name], metrics) for t in config.targets]
+        n = len(config.targets)
+        # Target k refits k/n of an interval early the first time: refits spread over the ticks.
+        self.runners = [TargetRunner(config, t, source, actuators[t.name], metrics,
+                                     refit_phase_s=t.forecast.refit_interval_s * k / n)
+                        for k, t in enumerate(config.targets)]
         self.pool_actuators = dict(pool_actuators or {})
         self._pool = ThreadPoolExecutor(config.service.fetch_concurrency, thread_name_prefix="tick")
         self._restored = False

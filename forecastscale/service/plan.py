@@ -1,9 +1,11 @@
-"""The leader's plan in a ConfigMap: saved each tick, restored by a new leader.
+"""The leader's plan in a ConfigMap: saved every tick, restored by a new leader.
 
-The plan is a JSON object (what it holds is :mod:`forecastscale.service.plan_codec`'s concern),
-stored under one key of a ConfigMap labelled as managed by forecastscale. Writes are
-conditional on the read ``resourceVersion``; a 409 (another writer in between: e.g. an old
-leader's last save) re-reads and retries a bounded number of times.
+The plan is a JSON object (what it holds is :mod:`forecastscale.service.plan_codec`'s concern)
+stored under one key, :attr:`PlanStore.KEY`, of a ConfigMap labelled as managed by forecastscale.
+Writes are conditional on the ``resourceVersion`` just read, so a save never silently overwrites
+one made in between (say, by the previous leader's last tick); a 409 re-reads and retries a
+bounded number of times. API failures are the typed errors of
+:mod:`forecastscale.actuators.errors`.
 """
 
 from __future__ import annotations
@@ -18,21 +20,34 @@ from forecastscale.actuators._retry import call
 from forecastscale.actuators.errors import Conflict, NotFound
 from forecastscale.errors import PermanentError
 
-# ConfigMaps are limited to 1 MiB in etcd; leave room for metadata.
+# A ConfigMap holds at most 1 MiB (etcd's object limit), metadata included: refuse well before that.
 MAX_PLAN_BYTES = 900 * 1024
 LABELS = {"app.kubernetes.io/managed-by": "forecastscale"}
 
 
 class PlanCorrupt(PermanentError):
-    """The ConfigMap's plan is not a JSON object (edited by hand, or not ours)."""
+    """The ConfigMap's plan is not a JSON object (edited by hand, or not ours); ``target`` names it."""
+
+    def __init__(self, message: str, *, target: str) -> None:
+        self.target = target
+        super().__init__(message)
 
 
 class PlanTooLarge(PermanentError):
-    """The plan would not fit in a ConfigMap (too many targets or too long a history)."""
+    """The plan is too large for a ConfigMap (too many targets or too long a history); ``size`` in bytes."""
+
+    def __init__(self, message: str, *, target: str, size: int) -> None:
+        self.target, self.size = target, size
+        super().__init__(message)
 
 
 class PlanStore:
-    """``load()`` / ``save(plan)`` on ConfigMap ``namespace/name``, key :attr:`KEY`."""
+    """:meth:`load` and :meth:`save` the plan in ConfigMap ``namespace/name``.
+
+    ``api`` is an ``ApiClient`` or a ready ``CoreV1Api``; ``request_timeout_s`` bounds each HTTP
+    call (seconds); ``attempts`` (>= 1) is how many read-then-write rounds :meth:`save` makes
+    when it keeps meeting 409s.
+    """
 
     KEY = "plan.json"
 
@@ -41,11 +56,55 @@ class PlanStore:
         if attempts < 1:
             raise ValueError(f"attempts must be >= 1, got {attempts}")
         self._api = client.CoreV1Api(api) if isinstance(api, client.ApiClient) else api
-        self.namespace, self.name, self._timeout, self.attempts = namespace, name, request_timeout_s, attempts
+        self.namespace, self.name = namespace, name
+        self._timeout, self.attempts = request_timeout_s, attempts
 
     @property
     def target(self) -> str:
+        """``"ConfigMap <namespace>/<name>"``, the prefix of every error message."""
         return f"ConfigMap {self.namespace}/{self.name}"
+
+    def load(self) -> dict[str, Any] | None:
+        """The saved plan; ``None`` if the ConfigMap does not exist or holds no :attr:`KEY`.
+
+        Raises :class:`PlanCorrupt` if the key is not a JSON object, typed API errors otherwise.
+        """
+        found = self._read()
+        text = (found.data or {}).get(self.KEY) if found is not None else None
+        if text is None:
+            return None
+        try:
+            plan = json.loads(text)
+        except ValueError as exc:
+            raise PlanCorrupt(f"{self.target}: key {self.KEY} is not JSON: {exc}", target=self.target) from exc
+        if not isinstance(plan, dict):
+            raise PlanCorrupt(f"{self.target}: key {self.KEY} holds a JSON {type(plan).__name__}, not an object",
+                              target=self.target)
+        return plan
+
+    def save(self, plan: Mapping[str, Any]) -> None:
+        """Create the ConfigMap, or replace it conditionally; a 409 re-reads, up to :attr:`attempts` rounds.
+
+        Raises :class:`PlanTooLarge` before any request if the JSON exceeds ``MAX_PLAN_BYTES``,
+        the last :class:`~forecastscale.actuators.errors.Conflict` when the rounds run out, and
+        other typed API errors at once.
+        """
+        text = json.dumps(plan, sort_keys=True)
+        size = len(text.encode())
+        if size > MAX_PLAN_BYTES:
+            raise PlanTooLarge(f"{self.target}: the plan is {size:,} bytes of JSON; a ConfigMap holds at most "
+                               f"1 MiB, and at most {MAX_PLAN_BYTES:,} bytes are used for the plan",
+                               target=self.target, size=size)
+        last: Conflict | None = None
+        for _ in range(self.attempts):
+            try:
+                self._write(text)
+                return
+            except Conflict as exc:  # written in between (or created first) by someone else: read again
+                last = exc
+        assert last is not None  # the loop ran at least once and only a Conflict gets here
+        last.add_note(f"gave up after {self.attempts} attempts")
+        raise last
 
     def _read(self) -> client.V1ConfigMap | None:
         try:
@@ -54,47 +113,18 @@ class PlanStore:
         except NotFound:
             return None
 
-    def load(self) -> dict[str, Any] | None:
-        """The saved plan; None if there is no ConfigMap or no plan in it."""
-        cm = self._read()
-        text = (cm.data or {}).get(self.KEY) if cm is not None else None
-        if text is None:
-            return None
-        try:
-            plan = json.loads(text)
-        except ValueError as exc:
-            raise PlanCorrupt(f"{self.target}: key {self.KEY} is not JSON: {exc}") from exc
-        if not isinstance(plan, dict):
-            raise PlanCorrupt(f"{self.target}: key {self.KEY} holds a JSON {type(plan).__name__}, not an object")
-        return plan
-
-    def save(self, plan: Mapping[str, Any]) -> None:
-        """Create or replace the ConfigMap with ``plan``; 409 re-reads, up to ``attempts`` rounds."""
-        text = json.dumps(plan, sort_keys=True, separators=(",", ":"))
-        if len(text.encode()) > MAX_PLAN_BYTES:
-            raise PlanTooLarge(f"{self.target}: plan is {len(text.encode()):,} bytes; a ConfigMap holds "
-                               f"at most ~{MAX_PLAN_BYTES:,} here")
-        last: Conflict | None = None
-        for _ in range(self.attempts):
-            try:
-                self._write(text)
-                return
-            except Conflict as exc:  # someone wrote in between (or created it first): read again
-                last = exc
-        assert last is not None
-        last.add_note(f"gave up after {self.attempts} attempts")
-        raise last
-
     def _write(self, text: str) -> None:
-        cm = self._read()
-        if cm is None:
+        """One round: read, then create (409 AlreadyExists if someone was first) or replace (409 if stale)."""
+        found = self._read()
+        if found is None:
             body = client.V1ConfigMap(metadata=client.V1ObjectMeta(name=self.name, namespace=self.namespace,
-                                                                   labels=LABELS), data={self.KEY: text})
+                                                                   labels=dict(LABELS)), data={self.KEY: text})
             call(self.target, lambda: self._api.create_namespaced_config_map(
                 self.namespace, body, _request_timeout=self._timeout))
             return
-        cm.data = {**(cm.data or {}), self.KEY: text}
-        cm.metadata = cm.metadata or client.V1ObjectMeta(name=self.name, namespace=self.namespace)
-        cm.metadata.labels = {**(cm.metadata.labels or {}), **LABELS}
+        # The read object carries its resourceVersion: the PUT is refused (409) if it moved on since.
+        meta = found.metadata or client.V1ObjectMeta(name=self.name, namespace=self.namespace)
+        meta = meta.model_copy(update={"labels": {**(meta.labels or {}), **LABELS}})
+        body = found.model_copy(update={"metadata": meta, "data": {self.KEY: text}})
         call(self.target, lambda: self._api.replace_namespaced_config_map(
-            self.name, self.namespace, cm, _request_timeout=self._timeout))
+            self.name, self.namespace, body, _request_timeout=self._timeout))

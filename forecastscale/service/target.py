@@ -43,19 +43,23 @@ class Sampled:
     problem: str | None
 
 
-def make_policy(name: str, target: Target, pool: NodePool, step_s: float) -> PredictivePolicy | ReactivePolicy:
-    """The live policy: the backtest's class, fitting on the clock's grid and keeping few fits."""
+def make_policy(name: str, target: Target, pool: NodePool, step_s: float,
+                refit_phase_s: float = 0.0) -> PredictivePolicy | ReactivePolicy:
+    """The live policy: the backtest's class, fitting on the clock's grid and keeping few fits.
+
+    ``refit_phase_s`` brings the first refit forward (see :class:`RollingForecast`).
+    """
     if name == "reactive":
         return ReactivePolicy(target, pool)
     tape = make_tape(target, pool, step_s, step_s, quantiles=(MEDIAN,), keep=2)
-    return PredictivePolicy(target, pool, step_s, step_s, tape)
+    return PredictivePolicy(target, pool, step_s, step_s, tape, refit_phase_s)
 
 
 class TargetRunner:
     """The per-target state and steps of one tick (the caller sequences them and handles errors)."""
 
     def __init__(self, config: Config, target: Target, source: PrometheusSource, actuator: Actuator,
-                 metrics: ServiceMetrics, policy: str | None = None) -> None:
+                 metrics: ServiceMetrics, refit_phase_s: float = 0.0) -> None:
         self.target, self.pool = target, config.pool_for(target)
         self.step = config.service.tick_s
         self.source, self.actuator, self.metrics = source, actuator, metrics
@@ -65,7 +69,7 @@ class TargetRunner:
         self.demand_query = demand
         self.side_queries = {"queue": config.query(target, "queue"),
                              "gpu_utilisation": config.query(target, "gpu_utilisation")}
-        self.policy = make_policy(policy or config.service.policy, target, self.pool, self.step)
+        self.policy = make_policy(config.service.policy, target, self.pool, self.step, refit_phase_s)
         # The fit window plus one fit bucket, so a fit never lacks its oldest bucket.
         self.history = DemandHistory(math.ceil((target.forecast.window_s + target.forecast.step_s) / self.step))
         self.failures = 0  # consecutive ticks without a usable demand sample

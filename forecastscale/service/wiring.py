@@ -67,6 +67,10 @@ def build_service(config: Config, *, prometheus_url: str, api: client.ApiClient 
     """The service for ``config``; ``api`` None is allowed only with ``dry_run`` (no cluster at all)."""
     if api is None and not dry_run:
         raise ConfigError("run", ["a Kubernetes client is required unless --dry-run"])
+    missing = [f"targets[{i}].demand_query: required by run (or set service.queries.demand)"
+               for i, t in enumerate(config.targets) if config.query(t, "demand") is None]
+    if missing:
+        raise ConfigError("run", missing)
     s = config.service
     source = PrometheusSource(prometheus_url, timeout_s=s.query_timeout_s)
     actuators = {t.name: _workload(api, t, dry_run) for t in config.targets}

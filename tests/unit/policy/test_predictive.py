@@ -7,7 +7,7 @@ from collections.abc import Callable
 import numpy as np
 
 from forecastscale.config import Config
-from forecastscale.policy.predictive import PredictivePolicy
+from forecastscale.policy.predictive import PredictivePolicy, RollingForecast, make_tape
 from forecastscale.types import Observation
 
 DAY = 1440  # one-minute steps
@@ -69,3 +69,16 @@ def test_a_sliding_window_with_offset_decides_as_the_whole_history(make_config: 
     sliding = _policy(make_config).decide(obs)
     assert (sliding.replicas, sliding.nodes, sliding.reason) == (whole.replicas, whole.nodes, whole.reason)
     assert sliding.candidates == whole.candidates == {"reactive": 8, "forecast": 40}
+
+
+def test_refit_phase_brings_only_the_first_refit_forward(make_config: Callable[..., Config]) -> None:
+    # Hourly refits at 1-min steps (60 steps); a 20-min phase: fits at 0, 40, 100, 160 steps on.
+    cfg = make_config(target={"forecast": {"model": "seasonal_naive", "step_s": 60}})
+    target, pool = cfg.targets[0], cfg.node_pools[0]
+    tape = make_tape(target, pool, 60.0, 60.0)
+    forecast = RollingForecast(tape, target.forecast.quantile, 60.0, phase_s=20 * 60)
+    history = _history(3, 4.0, 20.0)
+    start = 2 * DAY
+    for i in range(start, start + 170):
+        forecast.window_max(history[:i], i, 3)
+    assert sorted(tape._fits) == [start, start + 40, start + 100, start + 160]

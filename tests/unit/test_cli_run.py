@@ -1,0 +1,54 @@
+"""``forecastscale run``: bad input is exit 2 with one line naming the field and the value."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from forecastscale.cli import app
+
+
+def config(tmp_path: Path, **service: object) -> Path:
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump({
+        "service": service,
+        "node_pools": [{"name": "gpu", "gpus_per_node": 8, "max_nodes": 4}],
+        "targets": [{"name": "chat", "capacity_per_replica": 2, "max_replicas": 10}],
+    }), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(("service", "args", "message"), [
+    ({"queries": {"demand": "x"}}, [], "service.prometheus_url: required"),
+    ({"queries": {"demand": "x"}, "prometheus_url": "http://127.0.0.1:1"}, ["--at", "2024-01-01T00:00:00"],
+     "--at"),
+    ({"prometheus_url": "http://127.0.0.1:1"}, ["--dry-run", "--once"], "targets[0].demand_query: required by run"),
+    ({"queries": {"demand": 'rate(x{model="$model"}[1m])'}, "prometheus_url": "http://127.0.0.1:1"}, [],
+     "service.queries.demand: unknown variable $model"),
+    ({"tick_s": 0, "queries": {"demand": "x"}}, [], "service.tick_s: must be >= 1, got 0"),
+    ({"leader_election": {"lease_duration_s": 5, "renew_deadline_s": 10}}, [],
+     "need lease_duration_s > renew_deadline_s > retry_period_s"),
+], ids=["no-prometheus-url", "at-without-once", "no-demand-query", "unknown-template-variable", "tick-zero",
+        "lease-timing"])
+def test_bad_input_exits_2_naming_the_field(tmp_path: Path, service: dict[str, object], args: list[str],
+                                            message: str) -> None:
+    result = CliRunner().invoke(app, ["run", "--config", str(config(tmp_path, **service)), *args])
+    assert result.exit_code == 2, result.output
+    assert message in " ".join(result.output.split())
+
+
+def test_missing_kubeconfig_is_named(tmp_path: Path) -> None:
+    cfg = config(tmp_path, queries={"demand": "x"}, prometheus_url="http://127.0.0.1:1")
+    result = CliRunner().invoke(app, ["run", "--config", str(cfg), "--kubeconfig", str(tmp_path / "nope")])
+    assert result.exit_code == 2
+    assert "kubeconfig" in result.output and "nope" in result.output
+
+
+def test_help_explains_dry_run_and_once() -> None:
+    result = CliRunner().invoke(app, ["run", "--help"], env={"COLUMNS": "250"})
+    assert result.exit_code == 0
+    text = " ".join(result.output.split())
+    assert "--dry-run" in text and "--once" in text and "patch nothing" in text
