@@ -36,10 +36,14 @@ decisions_log = logging.getLogger("forecastscale.decisions")
 class Elector(Protocol):
     """What the service needs of a leader elector (see :class:`forecastscale.service.leader.LeaseElector`)."""
 
+    rounds: int  # election rounds done: leader-or-standby is known once > 0
+
     @property
     def is_leader(self) -> bool: ...
 
     def try_acquire_or_renew(self) -> bool: ...
+
+    def release(self) -> bool: ...
 
 
 class PlanSink(Protocol):

@@ -43,7 +43,6 @@ def run_forever(service: Service, retry_period_s: float | None = None) -> None:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        release = getattr(service.elector, "release", None)
-        if release is not None and service.leader:
-            release()
+        if service.elector is not None and service.leader:
+            service.elector.release()
         service.close()

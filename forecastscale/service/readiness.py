@@ -12,5 +12,5 @@ def readiness(service: Service) -> dict[str, bool]:
     return {
         "config": True,
         "prometheus": service.prometheus_ok is True,
-        "leadership": elector is None or getattr(elector, "rounds", 1) > 0,
+        "leadership": elector is None or elector.rounds > 0,
     }
