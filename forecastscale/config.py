@@ -63,10 +63,13 @@ class Behavior(_Model):
     scale_down: ScalingRules = Field(default_factory=_default_scale_down)
 
 
+ModelName = Literal["seasonal_naive", "holt_winters", "mstl", "sarimax", "gbm", "ensemble", "auto"]
+
+
 class ForecastSettings(_Model):
     """How the predictive policy forecasts demand."""
 
-    model: Literal["seasonal_naive", "holt_winters"] = "holt_winters"
+    model: ModelName = Field(default="holt_winters", description="a forecaster, or auto (chosen per target)")
     quantile: float = Field(default=0.9, gt=0, lt=1, description="upper quantile provisioned for")
     refit_interval_s: float = Field(default=3600, gt=0, description="how often the model is refit")
     step_s: float = Field(default=300, gt=0, description="fit step; coarser trace steps win")
@@ -76,6 +79,21 @@ class ForecastSettings(_Model):
     transform: Literal["none", "sqrt", "log"] = Field(
         default="none", description="fit on this scale: margins grow with the level (counts)"
     )
+    extra_season_s: float | None = Field(
+        default=7 * 86400, gt=0, description="mstl/ensemble: a second seasonal period (weekly); dropped if too long"
+    )
+    candidates: tuple[ModelName, ...] = Field(
+        default=("seasonal_naive", "holt_winters", "mstl", "sarimax", "gbm"), min_length=1,
+        description="auto: the models compared",
+    )
+    selection_interval_s: float = Field(default=86400, gt=0, description="auto: how often the choice is re-made")
+    selection_origins: int = Field(default=6, ge=1, le=50, description="auto: rolling origins scored")
+
+    @model_validator(mode="after")
+    def _candidates(self) -> ForecastSettings:
+        if "auto" in self.candidates:
+            raise ValueError("candidates: auto cannot be its own candidate")
+        return self
 
 
 class ObjectRef(_Model):
@@ -208,6 +226,8 @@ class ServiceSettings(_Model):
     http_port: int = Field(default=8080, ge=0, le=65535, description="/metrics /healthz /readyz (0 = any)")
     namespace: str = Field(default="default", min_length=1, description="where the Lease and plan ConfigMap live")
     plan_configmap: str = Field(default="forecastscale-plan", min_length=1)
+    models_dir: Path | None = Field(default=None, description="trained artifacts (forecastscale train), "
+                                                                 "relative to the config file")
     leader_election: LeaderElection = Field(default_factory=LeaderElection)
 
 
@@ -340,7 +360,10 @@ def parse_config(data: Any, source: str = "<config>", base_dir: Path | None = No
         t.model_copy(update={"trace": base_dir / t.trace}) if t.trace is not None else t
         for t in config.targets
     ]
-    return config.model_copy(update={"targets": targets})
+    service = config.service
+    if service.models_dir is not None:
+        service = service.model_copy(update={"models_dir": base_dir / service.models_dir})
+    return config.model_copy(update={"targets": targets, "service": service})
 
 
 def load_config(path: Path) -> Config:

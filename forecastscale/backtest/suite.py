@@ -9,6 +9,7 @@ from pathlib import Path
 from forecastscale.backtest.runner import POLICIES, RunResult, Scenario, build_scenario, make_policy, run_policy
 from forecastscale.config import Config, Target
 from forecastscale.errors import ConfigError
+from forecastscale.forecasters import MODELS
 from forecastscale.sources.csvtrace import load_trace
 
 
@@ -63,6 +64,17 @@ def plan_jobs(configs: Sequence[tuple[Path, Config]], traces: Sequence[Path], ta
             + ": give targets[].trace in the config or --trace CSV"
         ])
     return jobs
+
+
+def with_model(config: Config, model: str | None) -> Config:
+    """``config`` with every target's ``forecast.model`` set to ``model`` (None: unchanged)."""
+    if model is None:
+        return config
+    if model not in (*MODELS, "auto"):
+        raise ConfigError("--model", [f"must be one of {', '.join((*MODELS, 'auto'))}, got {model!r}"])
+    targets = [t.model_copy(update={"forecast": t.forecast.model_copy(update={"model": model})})
+               for t in config.targets]
+    return config.model_copy(update={"targets": targets})
 
 
 def select_target(path: Path, config: Config, name: str | None) -> Target:

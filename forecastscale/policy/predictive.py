@@ -15,7 +15,8 @@ import numpy as np
 
 from forecastscale.config import ForecastSettings, NodePool, Target
 from forecastscale.errors import NotEnoughHistory
-from forecastscale.forecasters import make_forecaster
+from forecastscale.forecasters import Forecaster, make_forecaster
+from forecastscale.forecasters.select import Chooser, calibrate
 from forecastscale.policy import behavior, hpa
 from forecastscale.policy.nodes import nodes_for
 from forecastscale.policy.reactive import hpa_input
@@ -50,6 +51,21 @@ class ForecastTape:
         self.quantiles = tuple(sorted({*quantiles, settings.quantile}))
         self.keep = keep  # fits remembered: all (a backtest shares them), or the last few (live)
         self._fits: dict[int, Fit | str] = {}
+        extra = round(settings.extra_season_s / bucket_s) if settings.extra_season_s else 0
+        self.seasons = (extra,) if extra > self.season else ()
+        self.lead = max(1, math.ceil(lookahead_s / bucket_s))  # buckets until capacity asked now is ready
+        self.chooser = Chooser(
+            settings.candidates, self.build, horizon=self.lead, quantile=settings.quantile, season=self.season,
+            window=self.window, origins=settings.selection_origins, span=2 * self.season,
+            every=max(1, round(settings.selection_interval_s / bucket_s)),
+            fallback=next((a for a in ("seasonal_naive", *settings.candidates)), "seasonal_naive"),
+        ) if settings.model == "auto" else None
+
+    def build(self, alias: str) -> Forecaster:
+        """A fresh forecaster ``alias`` with this tape's season(s), transform and horizon (in fit buckets)."""
+        s = self.settings
+        return make_forecaster(alias, self.season, s.damped_trend, s.transform, seasons=self.seasons,
+                               horizon=self.horizon)
 
     def compatible(self, other: ForecastTape) -> bool:
         """Same fits: same settings (quantile aside), buckets and horizon."""
@@ -71,13 +87,23 @@ class ForecastTape:
         start = max(-(-offset // self.b), end - self.window)  # first bucket wholly in the history
         lo, hi = start * self.b - offset, max(start, end) * self.b - offset
         y = history[lo:hi].reshape(-1, self.b).mean(axis=1)
-        model = make_forecaster(self.settings.model, self.season, self.settings.damped_trend,
-                                self.settings.transform)
+        alias = self.settings.model if self.chooser is None else self.chooser.alias_for(y, end)
+        model = self.build(alias)
         try:
             forecast = model.fit(y).predict(self.horizon, self.quantiles)
         except NotEnoughHistory as exc:
             return str(exc)
-        return Fit(end, forecast.quantiles)
+        return Fit(end, self._calibrated(alias, forecast.quantiles))
+
+    def _calibrated(self, alias: str, paths: dict[float, FloatArray]) -> dict[float, FloatArray]:
+        """``auto``: raise the chosen model's selection-quantile path by its conformal shift.
+
+        The other quantiles are only kept in order around it (they were not calibrated).
+        """
+        sel = self.chooser.selection if self.chooser is not None else None
+        if sel is None or sel.choice != alias or self.chooser is None:
+            return paths
+        return calibrate(paths, self.chooser.quantile, sel.shift)
 
 
 class RollingForecast:

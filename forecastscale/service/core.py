@@ -23,6 +23,7 @@ from forecastscale.actuators.errors import KubeApiError
 from forecastscale.config import Config
 from forecastscale.errors import ForecastscaleError, TemporaryError
 from forecastscale.service.metrics import ServiceMetrics, error_kind
+from forecastscale.service.models import seed_models
 from forecastscale.service.plan_codec import merge_plan, plan_entry
 from forecastscale.service.pools import PoolOutcome, TargetOutcome, size_pools
 from forecastscale.service.target import PoolView, Sampled, TargetRunner
@@ -87,6 +88,8 @@ class Service:
         self.runners = [TargetRunner(config, t, source, actuators[t.name], metrics,
                                      refit_phase_s=t.forecast.refit_interval_s * k / n)
                         for k, t in enumerate(config.targets)]
+        if config.service.models_dir is not None:
+            seed_models(self.runners, config.service.models_dir, metrics)
         self.pool_actuators = dict(pool_actuators or {})
         self._pool = ThreadPoolExecutor(config.service.fetch_concurrency, thread_name_prefix="tick")
         self._restored = False

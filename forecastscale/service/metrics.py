@@ -18,6 +18,7 @@ Names and labels are the contract with the shipped Grafana dashboards:
 ``forecastscale_errors_total{kind}``                        errors by kind (prometheus, kube_conflict, …)
 ``forecastscale_leader``                                    1 on the replica that may patch, else 0
 ``forecastscale_patches_total{kind}``                       writes made (replicas, nodes, plan)
+``forecastscale_model_info{target,model}``                  1 for the forecaster in use (``auto``'s choice)
 ==========================================================  =============================================
 """
 
@@ -61,6 +62,8 @@ class ServiceMetrics:
         self.leader = Gauge("forecastscale_leader", "1 if this replica holds the Lease (may patch).", registry=r)
         self.patches = Counter("forecastscale_patches", "Writes made to the cluster, by kind.", ["kind"],
                                registry=r)
+        self.model = Gauge("forecastscale_model_info", "1 for the forecaster a target uses now, 0 for others.",
+                           ["target", "model"], registry=r)
 
 
 def error_kind(exc: BaseException) -> str:

@@ -8,6 +8,7 @@ itself is :meth:`forecastscale.policy.base.Policy.decide`, the very call the bac
 
 from __future__ import annotations
 
+import logging
 import math
 from collections import Counter, deque
 from dataclasses import dataclass, replace
@@ -17,6 +18,7 @@ import numpy as np
 
 from forecastscale.actuators.base import Actuator, ApplyResult, ScaleState
 from forecastscale.config import Config, NodePool, Target
+from forecastscale.forecasters.select import Selection
 from forecastscale.policy.predictive import PredictivePolicy, make_tape
 from forecastscale.policy.reactive import ReactivePolicy
 from forecastscale.service.history import DemandHistory, sample_problem
@@ -25,6 +27,7 @@ from forecastscale.sources.prometheus import PrometheusSource
 from forecastscale.types import Decision, FloatArray, Observation
 
 MEDIAN = 0.5
+log = logging.getLogger("forecastscale.service")
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,7 @@ class TargetRunner:
         self.last: Decision | None = None
         self._pod_steps = math.ceil(target.pod_startup_s / self.step)
         self._pending: dict[int, float] = {}  # absolute step → median forecast made for it
+        self.model: str | None = None  # the forecaster in use, as last exported
         self._errors: deque[float] = deque(maxlen=config.service.error_window)
 
     # --- samples ----------------------------------------------------------------------------------
@@ -183,7 +187,31 @@ class TargetRunner:
         return self.actuator.apply(replicas)
 
     # --- forecast bookkeeping ---------------------------------------------------------------------
+    def seed_model(self, selection: Selection) -> bool:
+        """Start ``auto`` from a trained choice; False if this target does not select (not auto)."""
+        chooser = self.policy.forecast.tape.chooser if isinstance(self.policy, PredictivePolicy) else None
+        if chooser is None:
+            return False
+        chooser.seed(selection)
+        return True
+
+    def _export_model(self) -> None:
+        if not isinstance(self.policy, PredictivePolicy):
+            return
+        tape = self.policy.forecast.tape
+        chooser = tape.chooser
+        model = tape.settings.model if chooser is None else chooser.alias_for_now()
+        if model == self.model:
+            return
+        if self.model is not None:
+            self.metrics.model.labels(self.target.name, self.model).set(0)
+        self.metrics.model.labels(self.target.name, model).set(1)
+        why = chooser.selection.reason if chooser and chooser.selection else (chooser.error if chooser else "config")
+        log.info("target %s: forecaster %s → %s (%s)", self.target.name, self.model, model, why)
+        self.model = model
+
     def _export_forecast(self, i: int) -> None:
+        self._export_model()
         forecast = getattr(self.policy, "forecast", None)
         if forecast is None or forecast.fit is None:
             return

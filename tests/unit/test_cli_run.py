@@ -52,3 +52,38 @@ def test_help_explains_dry_run_and_once() -> None:
     assert result.exit_code == 0
     text = " ".join(result.output.split())
     assert "--dry-run" in text and "--once" in text and "patch nothing" in text
+
+
+def test_train_writes_an_artifact_that_names_its_choice(tmp_path: Path) -> None:
+    from tests.conftest import DATA
+
+    result = CliRunner().invoke(app, ["train", "--config", str(DATA / "elb_request_count.yaml"),
+                                      "--out", str(tmp_path / "models")])
+    assert result.exit_code == 0, result.output
+    artifact = yaml.safe_load((tmp_path / "models" / "chat-llm.json").read_text())
+    assert artifact["model"] == "holt_winters" and artifact["format"] == "forecastscale-model"
+    assert artifact["scores"]["holt_winters"]["origins"] == 6
+    assert artifact["data"]["steps"] > 4000 and "holt_winters" in result.output
+
+
+def test_forecast_prints_quantiles_and_writes_the_plot(tmp_path: Path) -> None:
+    from tests.conftest import DATA
+
+    result = CliRunner().invoke(app, ["forecast", "--trace", str(DATA / "elb_request_count_8c0756.csv"),
+                                      "--model", "holt_winters", "--horizon", "1h", "--plot", str(tmp_path / "f.png")],
+                                env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "q0.99" in result.output and (tmp_path / "f.png").stat().st_size > 10_000
+
+
+@pytest.mark.parametrize(("args", "code", "message"), [
+    (["--model", "prophet"], 2, "--model"),
+    (["--quantiles", "0.5,1.5"], 2, "--quantiles"),
+    (["--model", "holt_winters", "--window", "1h"], 1, "cannot forecast"),
+], ids=["unknown-model", "bad-quantile", "too-little-history"])
+def test_forecast_bad_input(args: list[str], code: int, message: str) -> None:
+    from tests.conftest import DATA
+
+    result = CliRunner().invoke(app, ["forecast", "--trace", str(DATA / "elb_request_count_8c0756.csv"), *args])
+    assert result.exit_code == code, result.output
+    assert message in result.output

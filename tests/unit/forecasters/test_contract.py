@@ -9,6 +9,10 @@ import pytest
 
 from forecastscale.errors import NotEnoughHistory
 from forecastscale.forecasters import Forecaster, HoltWinters, SeasonalNaive, Transformed, make_forecaster
+from forecastscale.forecasters.ensemble import Ensemble
+from forecastscale.forecasters.gbm import QuantileGbm
+from forecastscale.forecasters.mstl import Mstl
+from forecastscale.forecasters.sarimax import Sarimax
 from forecastscale.types import FloatArray
 
 SEASON = 24
@@ -18,6 +22,12 @@ FACTORIES: dict[str, Callable[[], Forecaster]] = {
     "holt_winters_damped": lambda: HoltWinters(SEASON, damped_trend=True),
     "holt_winters+sqrt": lambda: Transformed(HoltWinters(SEASON), "sqrt"),
     "seasonal_naive+log": lambda: Transformed(SeasonalNaive(SEASON), "log"),
+    "mstl": lambda: Mstl([SEASON]),
+    "mstl_two_periods": lambda: Mstl([SEASON, 4 * SEASON]),
+    "sarimax": lambda: Sarimax(SEASON),
+    "gbm": lambda: QuantileGbm(SEASON, horizon=12),
+    "ensemble": lambda: Ensemble([SeasonalNaive(SEASON), HoltWinters(SEASON), Mstl([SEASON])]),
+    "ensemble_via_make": lambda: make_forecaster("ensemble", SEASON, seasons=(4 * SEASON,)),
 }
 QUANTILES = [0.1, 0.5, 0.9, 0.99]
 
