@@ -2,28 +2,20 @@
 
 from __future__ import annotations
 
-import logging
 import os
-import socket
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
 import typer
 import yaml
-from kubernetes.client import ApiClient
-from prometheus_client import CollectorRegistry
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from forecastscale import __version__
 from forecastscale.backtest import frontier_report, report
 from forecastscale.backtest.frontier_report import SweepResult
-from forecastscale.backtest.quicklook import plot as plot_forecast
-from forecastscale.backtest.quicklook import quick_look, summary_rows
 from forecastscale.backtest.runner import build_scenario
 from forecastscale.backtest.suite import (
     Job,
@@ -36,17 +28,9 @@ from forecastscale.backtest.suite import (
     with_model,
 )
 from forecastscale.backtest.sweep import DEFAULT_LEVELS, SLO_METRICS, grid, sweep
-from forecastscale.backtest.train import train_target
 from forecastscale.backtest.tune import NoSettingMeetsSlo, parse_slo, tune, tuned_config
 from forecastscale.config import Config, Target, load_config
-from forecastscale.errors import ConfigError, ForecastscaleError, NotEnoughHistory
-from forecastscale.forecasters import MODELS
-from forecastscale.forecasters.store import save as save_artifact
-from forecastscale.service.http import HttpServer
-from forecastscale.service.loop import run_forever
-from forecastscale.service.readiness import readiness
-from forecastscale.service.table import decision_table
-from forecastscale.service.wiring import build_service, kube_client
+from forecastscale.errors import ConfigError, ForecastscaleError
 from forecastscale.sources.csvtrace import Trace, load_trace
 from forecastscale.sources.prometheus import PrometheusSource, parse_duration
 
@@ -125,7 +109,8 @@ def _sweep_all(results: list[TraceResult], metric: str, levels: tuple[float, ...
     return swept
 
 
-def _fail(exc: ForecastscaleError) -> typer.Exit:
+def fail(exc: ForecastscaleError) -> typer.Exit:
+    """Print ``exc`` as one red line; the exit (code 2) for bad input."""
     err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
     return typer.Exit(2)
 
@@ -186,7 +171,7 @@ def backtest(
         results = _run_all(jobs, policies, quiet)
         swept = _sweep_all(results, slo_metric, level_values, workers, quiet) if do_sweep else []
     except ForecastscaleError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     out = Console()
     for k, r in enumerate(results):
         if not quiet:
@@ -213,7 +198,7 @@ def backtest(
             frontier_report.plot_frontiers(swept, report_dir / "frontier.png")
 
 
-def _tune_trace(cfg: Config, target: Target, trace: Path | None, prometheus: str | None, since: str) -> Trace:
+def tune_history(cfg: Config, target: Target, trace: Path | None, prometheus: str | None, since: str) -> Trace:
     if (trace is None) == (prometheus is None):
         raise ConfigError("tune", ["give exactly one of --trace CSV or --prometheus URL"])
     if trace is not None:
@@ -268,7 +253,7 @@ def tune_command(
         goal = parse_slo(slo)
         cfg = load_config(config)
         chosen = select_target(config, cfg, target)
-        scenario = build_scenario(cfg, chosen, _tune_trace(cfg, chosen, trace, prometheus, since))
+        scenario = build_scenario(cfg, chosen, tune_history(cfg, chosen, trace, prometheus, since))
         with _progress(quiet) as progress:
             task = progress.add_task(f"tuning {policy}", total=len(grid(policy)))
             result = tune(scenario, policy, goal, split_fraction, workers, lambda _: progress.advance(task))
@@ -276,171 +261,17 @@ def tune_command(
         err.print(f"[red]no setting:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from exc
     except (ForecastscaleError, ValueError) as exc:
-        raise _fail(exc if isinstance(exc, ForecastscaleError) else ForecastscaleError(str(exc))) from exc
+        raise fail(exc if isinstance(exc, ForecastscaleError) else ForecastscaleError(str(exc))) from exc
     Console().print(frontier_report.tune_table(result, goal))
     if out is not None:
         _write_tuned(config, chosen.name, result.params, out)
         err.print(f"wrote {out}", highlight=False)
 
 
-def _history(cfg: Config, target: Target, trace: Path | None, prometheus: str | None, since: str) -> Trace:
-    """A target's history: --trace, else --prometheus with its demand query, else its config trace."""
-    if trace is None and prometheus is None:
-        if target.trace is None:
-            why = f"target {target.name!r}: no trace in the config; give --trace or --prometheus"
-            raise ConfigError("train", [why])
-        return load_trace(target.trace)
-    return _tune_trace(cfg, target, trace, prometheus, since)
-
-
-@app.command("train")
-def train_command(
-    config: Annotated[Path, typer.Option(help="YAML config whose targets are trained.")],
-    out: Annotated[Path, typer.Option(help="Directory for the model artifacts (one JSON per target).")]
-        = Path("models"),
-    trace: Annotated[Path | None, typer.Option(help="History CSV (default: each target's config trace).")] = None,
-    prometheus: Annotated[str | None, typer.Option(help="History from this Prometheus URL instead.")] = None,
-    since: Annotated[str, typer.Option(help="With --prometheus: how far back.")] = "14d",
-    target: Annotated[str | None, typer.Option(help="Train only this target (default: all).")] = None,
-) -> None:
-    """Choose (model: auto) or score each target's forecaster on its history and save it under --out.
-
-    The artifact is JSON (model, selection scores, data span, library versions); `run` with
-    service.models_dir starts from it. Exit 2 on bad input, 1 if a target has too little history.
-    """
-    try:
-        cfg = load_config(config)
-        chosen = [select_target(config, cfg, target)] if target else list(cfg.targets)
-        histories = [_history(cfg, t, trace, prometheus, since) for t in chosen]
-        source = str(trace or prometheus or config)
-        paths = []
-        for t, history in zip(chosen, histories, strict=True):
-            artifact = train_target(cfg, t, history, source)
-            paths.append(save_artifact(artifact, out))
-            err.print(f"{t.name}: {artifact.model} — {artifact.reason}", highlight=False, soft_wrap=True)
-    except NotEnoughHistory as exc:
-        err.print(f"[red]too little history:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
-        raise typer.Exit(1) from exc
-    except (ForecastscaleError, ValueError) as exc:
-        raise _fail(exc if isinstance(exc, ForecastscaleError) else ForecastscaleError(str(exc))) from exc
-    for path in paths:
-        typer.echo(f"wrote {path}")
-
-
-@app.command("forecast")
-def forecast_command(
-    trace: Annotated[Path, typer.Option(help="History as a 'timestamp,value' CSV.")],
-    model: Annotated[str, typer.Option(help=f"One of {', '.join((*MODELS, 'auto'))}.")] = "auto",
-    horizon: Annotated[str, typer.Option(help="How far ahead, e.g. 30m, 2h.")] = "30m",
-    step: Annotated[str, typer.Option(help="Fit step (the trace's own step if coarser).")] = "5m",
-    season: Annotated[str, typer.Option(help="Main seasonal period.")] = "1d",
-    window: Annotated[str, typer.Option(help="History fitted (the end of the trace).")] = "14d",
-    quantiles: Annotated[str, typer.Option(help="Comma-separated quantiles in (0, 1).")] = "0.5,0.9,0.99",
-    plot: Annotated[Path | None, typer.Option(help="Write the forecast with its quantile band here (PNG).")]
-        = None,
-) -> None:
-    """Forecast the end of one series with one model (or auto's choice) and show the quantile band.
-
-    Exit 2 on bad input, 1 if the model cannot be fitted on that much history.
-    """
-    try:
-        if model not in (*MODELS, "auto"):
-            raise ConfigError("--model", [f"must be one of {', '.join((*MODELS, 'auto'))}, got {model!r}"])
-        qs = tuple(sorted(float(q) for q in quantiles.split(",")))
-        if not all(0 < q < 1 for q in qs):
-            raise ConfigError("--quantiles", [f"each must be in (0, 1), got {quantiles!r}"])
-        look = quick_look(load_trace(trace), model, parse_duration(horizon), parse_duration(step),
-                          parse_duration(season), parse_duration(window), qs)
-    except NotEnoughHistory as exc:
-        err.print(f"[red]cannot forecast:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
-        raise typer.Exit(1) from exc
-    except (ForecastscaleError, ValueError) as exc:
-        raise _fail(exc if isinstance(exc, ForecastscaleError) else ForecastscaleError(str(exc))) from exc
-    if look.selection is not None:
-        err.print(f"auto chose {look.model}: {look.selection.reason}", highlight=False, soft_wrap=True)
-    table = Table(title=f"{look.trace.name}: {look.model}", title_justify="left")
-    for column in ("time", "mean", *(f"q{q:g}" for q in sorted(look.forecast.quantiles))):
-        table.add_column(column, justify="left" if column == "time" else "right")
-    for row in summary_rows(look):
-        table.add_row(*row)
-    Console().print(table)
-    if plot is not None:
-        plot_forecast(look, plot)
-        err.print(f"wrote {plot}", highlight=False)
-
-
-def _setup_logging(level: str) -> None:
-    # Decision lines are JSON already; everything else gets a time and a logger name.
-    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
-
-
-@app.command("run")
-def run_command(
-    config: Annotated[Path, typer.Option(help="YAML config: targets (with workload and demand_query), pools, "
-                                              "service settings.")],
-    prometheus: Annotated[str | None, typer.Option(
-        help="Prometheus base URL (default: service.prometheus_url in the config).")] = None,
-    dry_run: Annotated[bool, typer.Option(
-        "--dry-run", help="Forecast and decide, log and export, but patch nothing. Reads the cluster if a "
-                          "kubeconfig is found; without one, current replicas follow the previous decision.")] = False,
-    once: Annotated[bool, typer.Option(
-        "--once", help="One tick, print the decision table, exit 0 if every target decided (1 if not).")] = False,
-    kubeconfig: Annotated[Path | None, typer.Option(help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config).")]
-        = None,
-    in_cluster: Annotated[bool, typer.Option("--in-cluster", help="Use the pod's service account.")] = False,
-    identity: Annotated[str | None, typer.Option(
-        help="Leader-election identity (default: $POD_NAME, else the host name).")] = None,
-    port: Annotated[int | None, typer.Option(help="HTTP port for /metrics /healthz /readyz "
-                                                  "(default: service.http_port).")] = None,
-    at: Annotated[datetime | None, typer.Option(
-        help="With --once: decide as if the clock read this time (UTC unless a zone is given), e.g. to "
-             "see what a past peak would have got.", formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S",
-                                                             "%Y-%m-%dT%H:%M%z", "%Y-%m-%dT%H:%M"])] = None,
-    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
-) -> None:
-    """Run the live autoscaler: every tick, pull Prometheus, forecast, decide, patch Kubernetes.
-
-    Exit 2 on bad input (config, kubeconfig, URL). With --once: exit 1 if any target failed or held.
-    """
-    _setup_logging(log_level)
-    try:
-        cfg = load_config(config)
-        url = prometheus or cfg.service.prometheus_url
-        if not url:
-            raise ConfigError(str(config), ["service.prometheus_url: required (or pass --prometheus URL)"])
-        if at is not None and not once:
-            raise ConfigError("--at", ["only with --once (a running loop follows the real clock)"])
-        api = _run_client(kubeconfig, in_cluster, dry_run)
-        clock = time.time if at is None else (lambda: (at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp())
-        service = build_service(cfg, prometheus_url=url, api=api, dry_run=dry_run, registry=CollectorRegistry(),
-                                identity=identity or os.environ.get("POD_NAME") or socket.gethostname(), clock=clock)
-    except ForecastscaleError as exc:
-        raise _fail(exc) from exc
-    if once:
-        service.elect()
-        report_ = service.tick()
-        service.close()
-        Console(width=160).print(decision_table(report_, dry_run))
-        raise typer.Exit(0 if report_.ok else 1)
-    server = HttpServer(cfg.service.http_host, cfg.service.http_port if port is None else port,
-                        service.metrics.registry, lambda: readiness(service)).start()
-    err.print(f"serving /metrics /healthz /readyz on port {server.port}", highlight=False)
-    try:
-        run_forever(service, cfg.service.leader_election.retry_period_s)
-    finally:
-        server.stop()
-
-
-def _run_client(kubeconfig: Path | None, in_cluster: bool, dry_run: bool) -> ApiClient | None:
-    try:
-        return kube_client(kubeconfig, in_cluster)
-    except ConfigError as exc:
-        if dry_run and kubeconfig is None and not in_cluster:
-            err.print("no Kubernetes credentials found: dry-run without a cluster", highlight=False)
-            return None
-        raise exc
-
-
 def main() -> None:
     """Console-script entry point."""
     app()
+
+
+# The other commands register themselves on ``app``; imported last because they import it.
+from forecastscale import cli_models, cli_run  # noqa: E402, F401

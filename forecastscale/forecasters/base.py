@@ -54,3 +54,17 @@ def check_horizon(h: int) -> None:
     """Reject a horizon that is not a positive whole number of steps."""
     if h < 1:
         raise ValueError(f"horizon h must be >= 1 step, got {h}")
+
+
+def clip_outliers(y: FloatArray, k: float) -> FloatArray:
+    """``y`` with values above ``median + k · 1.4826 · MAD`` lowered to that bound (robust z-score > k).
+
+    Only upward spikes are clipped: a drop to zero is a real quiet period, and the model should see
+    it. A series with MAD 0 (mostly constant) is returned unchanged.
+    """
+    median = float(np.median(y))
+    mad = float(np.median(np.abs(y - median)))
+    if mad == 0:
+        return y
+    clipped: FloatArray = np.minimum(y, median + k * 1.4826 * mad)
+    return clipped

@@ -16,6 +16,7 @@ import numpy as np
 from forecastscale.config import ForecastSettings, NodePool, Target
 from forecastscale.errors import NotEnoughHistory
 from forecastscale.forecasters import Forecaster, make_forecaster
+from forecastscale.forecasters.base import clip_outliers
 from forecastscale.forecasters.select import Chooser, calibrate
 from forecastscale.policy import behavior, hpa
 from forecastscale.policy.nodes import nodes_for
@@ -87,6 +88,8 @@ class ForecastTape:
         start = max(-(-offset // self.b), end - self.window)  # first bucket wholly in the history
         lo, hi = start * self.b - offset, max(start, end) * self.b - offset
         y = history[lo:hi].reshape(-1, self.b).mean(axis=1)
+        if self.settings.clip_outliers is not None:
+            y = clip_outliers(y, self.settings.clip_outliers)
         alias = self.settings.model if self.chooser is None else self.chooser.alias_for(y, end)
         model = self.build(alias)
         try:

@@ -123,18 +123,30 @@ def ar_noise(n_days: int = 42, seed: int = 1) -> FloatArray:
     return 50 + 10 * np.sin(2 * np.pi * np.arange(len(e)) / SEASON) + e
 
 
+def chaotic(n_days: int = 20) -> FloatArray:
+    """The logistic map: each value a deterministic, non-linear function of the last one."""
+    x = np.empty(n_days * SEASON)
+    x[0] = 0.3
+    for i in range(1, len(x)):
+        x[i] = 3.9 * x[i - 1] * (1 - x[i - 1])
+    return 100 * x
+
+
 @pytest.mark.parametrize(("series", "extra", "horizon", "span", "winner"), [
     (weekly(), "mstl", 6, 14 * SEASON, "mstl"),
     (ar_noise(), "sarimax", 3, 4 * SEASON, "sarimax"),
-], ids=["weekly-favours-mstl", "ar-noise-favours-sarimax"])
+    (chaotic(), "gbm", 1, 4 * SEASON, "gbm"),
+], ids=["weekly-favours-mstl", "ar-noise-favours-sarimax", "non-linear-favours-gbm"])
 def test_selection_picks_the_structural_model_its_series_favours(series: FloatArray, extra: str, horizon: int,
                                                                  span: int, winner: str) -> None:
+    from forecastscale.forecasters.gbm import QuantileGbm
     from forecastscale.forecasters.mstl import Mstl
     from forecastscale.forecasters.sarimax import Sarimax
 
     factories: dict[str, partial[Forecaster]] = {
         "seasonal_naive": partial(SeasonalNaive, SEASON), "holt_winters": partial(HoltWinters, SEASON),
-        "mstl": partial(Mstl, [SEASON, 7 * SEASON]), "sarimax": partial(Sarimax, SEASON)}
+        "mstl": partial(Mstl, [SEASON, 7 * SEASON]), "sarimax": partial(Sarimax, SEASON),
+        "gbm": partial(QuantileGbm, SEASON, horizon=2)}
     chosen = select({a: f for a, f in factories.items() if a in ("seasonal_naive", "holt_winters", extra)}, series,
                     horizon=horizon, quantile=0.9, season=SEASON, origins=12, span=span)
     assert chosen.choice == winner, chosen.reason
@@ -164,3 +176,14 @@ def test_calibrate_moves_one_path_and_keeps_the_order() -> None:
     assert list(up[0.9]) == [15.0, 15.0] and list(up[0.99]) == [15.0, 20.0] and list(up[0.5]) == [10.0, 10.0]
     down = calibrate(paths, 0.9, -5.0)
     assert list(down[0.9]) == [7.0, 7.0] and list(down[0.5]) == [7.0, 7.0]
+
+
+@pytest.mark.parametrize(("y", "expected"), [
+    ([10.0, 11.0, 9.0, 10.0, 500.0], [10.0, 11.0, 9.0, 10.0, 10.0 + 3 * 1.4826]),
+    ([10.0, 11.0, 9.0, 10.0, 0.0], [10.0, 11.0, 9.0, 10.0, 0.0]),
+    ([5.0, 5.0, 5.0, 90.0], [5.0, 5.0, 5.0, 90.0]),
+], ids=["spike-clipped", "drop-kept", "zero-mad-unchanged"])
+def test_clip_outliers_is_one_sided_and_robust(y: list[float], expected: list[float]) -> None:
+    from forecastscale.forecasters.base import clip_outliers
+
+    assert clip_outliers(np.array(y), 3.0) == pytest.approx(np.array(expected))

@@ -1,0 +1,110 @@
+"""``forecastscale train`` and ``forecastscale forecast``: the forecasters from the command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from forecastscale.backtest.quicklook import plot as plot_forecast
+from forecastscale.backtest.quicklook import quick_look, summary_rows
+from forecastscale.backtest.suite import select_target, with_model
+from forecastscale.backtest.train import train_target
+from forecastscale.cli import app, err, fail, tune_history
+from forecastscale.config import Config, Target, load_config
+from forecastscale.errors import ConfigError, ForecastscaleError, NotEnoughHistory
+from forecastscale.forecasters import MODELS
+from forecastscale.forecasters.store import save as save_artifact
+from forecastscale.sources.csvtrace import Trace, load_trace
+from forecastscale.sources.prometheus import parse_duration
+
+
+def _history(cfg: Config, target: Target, trace: Path | None, prometheus: str | None, since: str) -> Trace:
+    """A target's history: --trace, else --prometheus with its demand query, else its config trace."""
+    if trace is None and prometheus is None:
+        if target.trace is None:
+            why = f"target {target.name!r}: no trace in the config; give --trace or --prometheus"
+            raise ConfigError("train", [why])
+        return load_trace(target.trace)
+    return tune_history(cfg, target, trace, prometheus, since)
+
+
+@app.command("train")
+def train_command(
+    config: Annotated[Path, typer.Option(help="YAML config whose targets are trained.")],
+    out: Annotated[Path, typer.Option(help="Directory for the model artifacts (one JSON per target).")]
+        = Path("models"),
+    trace: Annotated[Path | None, typer.Option(help="History CSV (default: each target's config trace).")] = None,
+    prometheus: Annotated[str | None, typer.Option(help="History from this Prometheus URL instead.")] = None,
+    since: Annotated[str, typer.Option(help="With --prometheus: how far back.")] = "14d",
+    target: Annotated[str | None, typer.Option(help="Train only this target (default: all).")] = None,
+    model: Annotated[str | None, typer.Option(help="Override forecast.model (e.g. auto).")] = None,
+) -> None:
+    """Choose (model: auto) or score each target's forecaster on its history and save it under --out.
+
+    The artifact is JSON (model, selection scores, data span, library versions); `run` with
+    service.models_dir starts from it. Exit 2 on bad input, 1 if a target has too little history.
+    """
+    try:
+        cfg = with_model(load_config(config), model)
+        chosen = [select_target(config, cfg, target)] if target else list(cfg.targets)
+        histories = [_history(cfg, t, trace, prometheus, since) for t in chosen]
+        source = str(trace or prometheus or config)
+        paths = []
+        for t, history in zip(chosen, histories, strict=True):
+            artifact = train_target(cfg, t, history, source)
+            paths.append(save_artifact(artifact, out))
+            err.print(f"{t.name}: {artifact.model} — {artifact.reason}", highlight=False, soft_wrap=True)
+    except NotEnoughHistory as exc:
+        err.print(f"[red]too little history:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from exc
+    except (ForecastscaleError, ValueError) as exc:
+        raise fail(exc if isinstance(exc, ForecastscaleError) else ForecastscaleError(str(exc))) from exc
+    for path in paths:
+        typer.echo(f"wrote {path}")
+
+
+@app.command("forecast")
+def forecast_command(
+    trace: Annotated[Path, typer.Option(help="History as a 'timestamp,value' CSV.")],
+    model: Annotated[str, typer.Option(help=f"One of {', '.join((*MODELS, 'auto'))}.")] = "auto",
+    horizon: Annotated[str, typer.Option(help="How far ahead, e.g. 30m, 2h.")] = "30m",
+    step: Annotated[str, typer.Option(help="Fit step (the trace's own step if coarser).")] = "5m",
+    season: Annotated[str, typer.Option(help="Main seasonal period.")] = "1d",
+    window: Annotated[str, typer.Option(help="History fitted (the end of the trace).")] = "14d",
+    quantiles: Annotated[str, typer.Option(help="Comma-separated quantiles in (0, 1).")] = "0.5,0.9,0.99",
+    plot: Annotated[Path | None, typer.Option(help="Write the forecast with its quantile band here (PNG).")]
+        = None,
+) -> None:
+    """Forecast the end of one series with one model (or auto's choice) and show the quantile band.
+
+    Exit 2 on bad input, 1 if the model cannot be fitted on that much history.
+    """
+    try:
+        if model not in (*MODELS, "auto"):
+            raise ConfigError("--model", [f"must be one of {', '.join((*MODELS, 'auto'))}, got {model!r}"])
+        qs = tuple(sorted(float(q) for q in quantiles.split(",")))
+        if not all(0 < q < 1 for q in qs):
+            raise ConfigError("--quantiles", [f"each must be in (0, 1), got {quantiles!r}"])
+        look = quick_look(load_trace(trace), model, parse_duration(horizon), parse_duration(step),
+                          parse_duration(season), parse_duration(window), qs)
+    except NotEnoughHistory as exc:
+        err.print(f"[red]cannot forecast:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from exc
+    except (ForecastscaleError, ValueError) as exc:
+        raise fail(exc if isinstance(exc, ForecastscaleError) else ForecastscaleError(str(exc))) from exc
+    if look.selection is not None:
+        err.print(f"auto chose {look.model}: {look.selection.reason}", highlight=False, soft_wrap=True)
+    table = Table(title=f"{look.trace.name}: {look.model}", title_justify="left")
+    for column in ("time", "mean", *(f"q{q:g}" for q in sorted(look.forecast.quantiles))):
+        table.add_column(column, justify="left" if column == "time" else "right")
+    for row in summary_rows(look):
+        table.add_row(*row)
+    Console().print(table)
+    if plot is not None:
+        plot_forecast(look, plot)
+        err.print(f"wrote {plot}", highlight=False)

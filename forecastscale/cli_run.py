@@ -1,0 +1,97 @@
+"""``forecastscale run``: the live service from the command line."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from kubernetes.client import ApiClient
+from prometheus_client import CollectorRegistry
+from rich.console import Console
+
+from forecastscale.cli import app, err, fail
+from forecastscale.config import load_config
+from forecastscale.errors import ConfigError, ForecastscaleError
+from forecastscale.service.http import HttpServer
+from forecastscale.service.loop import run_forever
+from forecastscale.service.readiness import readiness
+from forecastscale.service.table import decision_table
+from forecastscale.service.wiring import build_service, kube_client
+
+
+def _setup_logging(level: str) -> None:
+    # Decision lines are JSON already; everything else gets a time and a logger name.
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+
+@app.command("run")
+def run_command(
+    config: Annotated[Path, typer.Option(help="YAML config: targets (with workload and demand_query), pools, "
+                                              "service settings.")],
+    prometheus: Annotated[str | None, typer.Option(
+        help="Prometheus base URL (default: service.prometheus_url in the config).")] = None,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Forecast and decide, log and export, but patch nothing. Reads the cluster if a "
+                          "kubeconfig is found; without one, current replicas follow the previous decision.")] = False,
+    once: Annotated[bool, typer.Option(
+        "--once", help="One tick, print the decision table, exit 0 if every target decided (1 if not).")] = False,
+    kubeconfig: Annotated[Path | None, typer.Option(help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config).")]
+        = None,
+    in_cluster: Annotated[bool, typer.Option("--in-cluster", help="Use the pod's service account.")] = False,
+    identity: Annotated[str | None, typer.Option(
+        help="Leader-election identity (default: $POD_NAME, else the host name).")] = None,
+    port: Annotated[int | None, typer.Option(help="HTTP port for /metrics /healthz /readyz "
+                                                  "(default: service.http_port).")] = None,
+    at: Annotated[datetime | None, typer.Option(
+        help="With --once: decide as if the clock read this time (UTC unless a zone is given), e.g. to "
+             "see what a past peak would have got.", formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S",
+                                                             "%Y-%m-%dT%H:%M%z", "%Y-%m-%dT%H:%M"])] = None,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+) -> None:
+    """Run the live autoscaler: every tick, pull Prometheus, forecast, decide, patch Kubernetes.
+
+    Exit 2 on bad input (config, kubeconfig, URL). With --once: exit 1 if any target failed or held.
+    """
+    _setup_logging(log_level)
+    try:
+        cfg = load_config(config)
+        url = prometheus or cfg.service.prometheus_url
+        if not url:
+            raise ConfigError(str(config), ["service.prometheus_url: required (or pass --prometheus URL)"])
+        if at is not None and not once:
+            raise ConfigError("--at", ["only with --once (a running loop follows the real clock)"])
+        api = _run_client(kubeconfig, in_cluster, dry_run)
+        clock = time.time if at is None else (lambda: (at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp())
+        service = build_service(cfg, prometheus_url=url, api=api, dry_run=dry_run, registry=CollectorRegistry(),
+                                identity=identity or os.environ.get("POD_NAME") or socket.gethostname(), clock=clock)
+    except ForecastscaleError as exc:
+        raise fail(exc) from exc
+    if once:
+        service.elect()
+        report_ = service.tick()
+        service.close()
+        Console(width=160).print(decision_table(report_, dry_run))
+        raise typer.Exit(0 if report_.ok else 1)
+    server = HttpServer(cfg.service.http_host, cfg.service.http_port if port is None else port,
+                        service.metrics.registry, lambda: readiness(service)).start()
+    err.print(f"serving /metrics /healthz /readyz on port {server.port}", highlight=False)
+    try:
+        run_forever(service, cfg.service.leader_election.retry_period_s)
+    finally:
+        server.stop()
+
+
+def _run_client(kubeconfig: Path | None, in_cluster: bool, dry_run: bool) -> ApiClient | None:
+    try:
+        return kube_client(kubeconfig, in_cluster)
+    except ConfigError as exc:
+        if dry_run and kubeconfig is None and not in_cluster:
+            err.print("no Kubernetes credentials found: dry-run without a cluster", highlight=False)
+            return None
+        raise exc
