@@ -35,7 +35,7 @@ def train_target(config: Config, target: Target, trace: Trace, source: str) -> A
     data = {"source": source, "start": trace.start.isoformat(), "end": end.isoformat(), "steps": len(y),
             "step_s": step}
     return Artifact(target.name, chosen.choice, chosen.reason, scores_dict(chosen.scores), data,
-                    fs.model_dump(mode="json"))
+                    fs.model_dump(mode="json"), chosen.shift)
 
 
 def train(config: Config, targets: list[Target], traces: list[Trace], source: str, out: Path) -> list[Path]:

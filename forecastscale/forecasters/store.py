@@ -41,6 +41,7 @@ class Artifact:
     scores: dict[str, dict[str, float]]
     data: dict[str, Any]
     settings: dict[str, Any]
+    shift: float = 0.0  # the conformal shift of the model's quantile band (demand units)
     libraries: dict[str, str] = field(default_factory=lambda: library_versions())
     created: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
@@ -106,8 +107,11 @@ def load(path: Path, *, known_models: tuple[str, ...]) -> Artifact:
                  if not isinstance(fields[f], dict)]
     if not problems and fields["model"] not in known_models:
         problems.append(f"model: unknown {fields['model']!r}; have {', '.join(known_models)}")
+    shift = body.get("shift", 0.0)
+    if not isinstance(shift, int | float) or isinstance(shift, bool):
+        problems.append(f"shift: must be a number, got {shift!r}")
     if problems:
         raise ArtifactError(f"{path}: " + "; ".join(problems))
     return Artifact(target=str(fields["target"]), model=str(fields["model"]), reason=str(fields["reason"]),
                     scores=dict(body["scores"]), data=dict(body["data"]), settings=dict(body["settings"]),
-                    libraries=dict(body["libraries"]), created=str(body.get("created") or ""))
+                    shift=float(shift), libraries=dict(body["libraries"]), created=str(body.get("created") or ""))

@@ -34,7 +34,8 @@ def seed_models(runners: Sequence[TargetRunner], directory: Path, metrics: Servi
             metrics.errors.labels("model_artifact").inc()
             log.error("target %s: %s; selecting on live history instead", r.target.name, exc)
             continue
-        if r.seed_model(Selection(artifact.model, {}, f"trained {artifact.created}: {artifact.reason}")):
+        if r.seed_model(Selection(artifact.model, {}, f"trained {artifact.created}: {artifact.reason}",
+                                  artifact.shift)):
             seeded += 1
             log.info("target %s: starting with trained %s (%s)", r.target.name, artifact.model, path)
         else:

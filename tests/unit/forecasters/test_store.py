@@ -35,7 +35,8 @@ def test_round_trip_with_a_safe_file_name_and_nan_as_null(tmp_path: Path) -> Non
     (lambda b: json.dumps({**b, "model": "prophet"}), "model: unknown 'prophet'"),
     (lambda b: json.dumps({k: v for k, v in b.items() if k != "reason"}), "reason: missing"),
     (lambda b: json.dumps({**b, "scores": [1, 2]}), "scores: must be an object"),
-], ids=["corrupt", "foreign", "version", "unknown-model", "missing-field", "wrong-type"])
+    (lambda b: json.dumps({**b, "shift": "big"}), "shift: must be a number"),
+], ids=["corrupt", "foreign", "version", "unknown-model", "missing-field", "wrong-type", "bad-shift"])
 def test_unusable_artifacts_raise_naming_the_file_and_the_problem(tmp_path: Path, edit: object, message: str) -> None:
     path = save(artifact(), tmp_path)
     path.write_text(edit(json.loads(path.read_text())), encoding="utf-8")  # type: ignore[operator]

@@ -37,8 +37,11 @@ def chooser_choice(r: TargetRunner) -> str | None:
 def test_auto_targets_start_from_their_artifact_and_bad_files_are_counted(tmp_path: Path) -> None:
     rs, metrics = runners({"a": "auto", "b": "auto", "c": "holt_winters", "d": "auto"})
     for name in ("a", "c"):
-        save(Artifact(name, "gbm", "trained", {}, {}, {}), tmp_path)
+        save(Artifact(name, "gbm", "trained", {}, {}, {}, shift=2.5), tmp_path)
     path_for(tmp_path, "b").write_text("{broken", encoding="utf-8")
     assert seed_models(rs, tmp_path, metrics) == 1
     assert [chooser_choice(r) for r in rs[:2]] == ["gbm", None]
+    assert isinstance(rs[0].policy, PredictivePolicy) and rs[0].policy.forecast.tape.chooser is not None
+    assert rs[0].policy.forecast.tape.chooser.selection is not None
+    assert rs[0].policy.forecast.tape.chooser.selection.shift == 2.5
     assert metrics.registry.get_sample_value("forecastscale_errors_total", {"kind": "model_artifact"}) == 1
