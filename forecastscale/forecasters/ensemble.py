@@ -15,7 +15,7 @@ from typing import Literal, Self
 import numpy as np
 
 from forecastscale.errors import NotEnoughHistory
-from forecastscale.forecasters.base import Forecaster, check_horizon
+from forecastscale.forecasters.base import Forecaster, check_horizon, check_quantiles
 from forecastscale.types import FloatArray, Forecast
 
 Combine = Literal["median", "weighted"]
@@ -76,10 +76,7 @@ class Ensemble:
     def predict(self, h: int, quantiles: Sequence[float] = ()) -> Forecast:
         """Combine the fitted members' ``h``-step forecasts, step by step."""
         check_horizon(h)
-        qs = sorted(set(quantiles))
-        for q in qs:
-            if not 0 < q < 1:
-                raise ValueError(f"quantile must be in (0, 1), got {q}")
+        qs = check_quantiles(quantiles)
         if not self._fitted:
             raise RuntimeError("predict() before fit()")
         forecasts = [self.members[i].predict(h, qs) for i in self._fitted]

@@ -34,7 +34,7 @@ from sklearn.ensemble import HistGradientBoostingRegressor
 from threadpoolctl import threadpool_limits
 
 from forecastscale.errors import NotEnoughHistory
-from forecastscale.forecasters.base import check_horizon
+from forecastscale.forecasters.base import check_horizon, check_quantiles
 from forecastscale.types import FloatArray, Forecast
 
 # Short rolling window (steps): one hour at 5-min steps, the "recent level" next to the season's.
@@ -136,10 +136,7 @@ class QuantileGbm:
     def predict(self, h: int, quantiles: Sequence[float] = ()) -> Forecast:
         """Forecast ``h`` steps after the fitted series; fits any quantile model not cached yet."""
         check_horizon(h)
-        qs = sorted(set(quantiles))
-        for q in qs:
-            if not 0 < q < 1:
-                raise ValueError(f"quantile must be in (0, 1), got {q}")
+        qs = check_quantiles(quantiles)
         if self._y is None:
             raise RuntimeError("predict() before fit()")
         y, n = self._y, len(self._y)

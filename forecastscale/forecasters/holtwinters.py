@@ -8,16 +8,14 @@ estimated too. That makes an hourly refit of every target affordable.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from typing import Any, Self
 
 import numpy as np
-from statsmodels.tools.sm_exceptions import ConvergenceWarning
 from statsmodels.tsa.holtwinters import ExponentialSmoothing
 
 from forecastscale.errors import NotEnoughHistory
-from forecastscale.forecasters.base import check_horizon, with_residual_quantiles
+from forecastscale.forecasters.base import check_horizon, quiet_statsmodels, with_residual_quantiles
 from forecastscale.types import FloatArray, Forecast
 
 
@@ -50,10 +48,7 @@ class HoltWinters:
             seasonal_periods=self.season_length,
             initialization_method="heuristic",
         )
-        with warnings.catch_warnings():
-            # Convergence chatter is expected on flat or short series; the fit is still usable.
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            warnings.simplefilter("ignore", RuntimeWarning)
+        with quiet_statsmodels():
             self._result = model.fit(use_brute=False)
         return self
 

@@ -22,20 +22,17 @@ series (trend + remainder) by a damped-trend ETS or an ARIMA(1, 0, 1) with a con
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Callable, Sequence
 from typing import Any, Literal, Self
 
 import numpy as np
-from statsmodels.tools.sm_exceptions import ConvergenceWarning
 from statsmodels.tsa.arima.model import ARIMA
 from statsmodels.tsa.arima_process import arma2ma
 from statsmodels.tsa.holtwinters import ExponentialSmoothing
 from statsmodels.tsa.seasonal import STL
-from threadpoolctl import threadpool_limits
 
 from forecastscale.errors import NotEnoughHistory
-from forecastscale.forecasters.base import check_horizon
+from forecastscale.forecasters.base import check_horizon, check_quantiles, quiet_statsmodels
 from forecastscale.types import FloatArray, Forecast
 
 Remainder = Literal["ets", "arima"]
@@ -165,13 +162,7 @@ class Mstl:
         y = np.asarray(y, dtype=np.float64)
         periods = tuple(p for p in self.periods if 2 * p <= len(y))
         seasonal, deseasonalised = _decompose(y, periods)
-        # One BLAS thread: the remainder models' matrices are tiny, and OpenBLAS threads spinning
-        # against any other busy process made the ARIMA fit ~10x slower (0.4 s -> 3.3 s on 2 cores).
-        with warnings.catch_warnings(), threadpool_limits(limits=1, user_api="blas"):
-            # Convergence chatter is expected on flat or short series; the fit is still usable.
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            warnings.simplefilter("ignore", RuntimeWarning)
-            warnings.simplefilter("ignore", UserWarning)
+        with quiet_statsmodels():
             result, psi = self._fit_remainder(deseasonalised)
         residuals = np.asarray(result.resid, dtype=np.float64)
         keep = np.arange(len(y)) >= min(_BURN_IN, len(y) // 2)
@@ -207,13 +198,8 @@ class Mstl:
         check_horizon(h)
         if self._result is None:
             raise RuntimeError("predict() before fit()")
-        qs = sorted(quantiles)
-        for q in qs:
-            if not 0 < q < 1:
-                raise ValueError(f"quantile must be in (0, 1), got {q}")
-        with warnings.catch_warnings(), threadpool_limits(limits=1, user_api="blas"):
-            # statsmodels computes an information criterion on the way: log(0) for a perfect fit.
-            warnings.simplefilter("ignore", RuntimeWarning)
+        qs = check_quantiles(quantiles)
+        with quiet_statsmodels():  # an information criterion on the way takes log(0) on a perfect fit
             mean = np.asarray(self._result.forecast(h), dtype=np.float64)
         for tail in self._seasonal_tail:
             mean = mean + np.resize(tail, h)

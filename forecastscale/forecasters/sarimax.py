@@ -11,18 +11,15 @@ horizons (minutes to an hour at 5-min steps).
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from statistics import NormalDist
 from typing import Any, Self
 
 import numpy as np
-from statsmodels.tools.sm_exceptions import ConvergenceWarning
 from statsmodels.tsa.statespace.sarimax import SARIMAX
-from threadpoolctl import threadpool_limits
 
 from forecastscale.errors import NotEnoughHistory
-from forecastscale.forecasters.base import check_horizon
+from forecastscale.forecasters.base import check_horizon, check_quantiles, quiet_statsmodels
 from forecastscale.types import FloatArray, Forecast
 
 # Optimiser iterations (L-BFGS): statsmodels' default, stated so a fit's cost stays bounded.
@@ -81,13 +78,7 @@ class Sarimax:
         if len(y) < need:
             raise NotEnoughHistory(f"{self.alias} needs {need} samples, got {len(y)}")
         y = np.asarray(y, dtype=np.float64)[-self.max_points:]
-        # One BLAS thread: the Kalman filter's matrices are tiny, and OpenBLAS threads spinning
-        # against any other busy process made this fit ~20x slower (0.2 s -> 4 s on 2 cores).
-        with warnings.catch_warnings(), threadpool_limits(limits=1, user_api="blas"):
-            # Convergence chatter is expected on flat or short series; the fit is still usable.
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            warnings.simplefilter("ignore", RuntimeWarning)
-            warnings.simplefilter("ignore", UserWarning)
+        with quiet_statsmodels():
             self._result = self._fit(y)
         self._n = len(y)
         return self
@@ -110,12 +101,8 @@ class Sarimax:
         check_horizon(h)
         if self._result is None:
             raise RuntimeError("predict() before fit()")
-        qs = sorted(quantiles)
-        for q in qs:
-            if not 0 < q < 1:
-                raise ValueError(f"quantile must be in (0, 1), got {q}")
-        with warnings.catch_warnings(), threadpool_limits(limits=1, user_api="blas"):
-            warnings.simplefilter("ignore", RuntimeWarning)
+        qs = check_quantiles(quantiles)
+        with quiet_statsmodels():
             fc = self._result.get_forecast(h, exog=self._exog(self._n, self._n + h))
             raw = np.asarray(fc.predicted_mean, dtype=np.float64)
             # A flat series has zero variance: se comes out 0 or NaN, and either means no margin.

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from forecastscale.errors import NotEnoughHistory
-from forecastscale.forecasters import Forecaster, HoltWinters, SeasonalNaive, Transformed, make_forecaster
+from forecastscale.forecasters import MODELS, Forecaster, HoltWinters, SeasonalNaive, Transformed, make_forecaster
 from forecastscale.forecasters.ensemble import Ensemble
 from forecastscale.forecasters.gbm import QuantileGbm
 from forecastscale.forecasters.mstl import Mstl
@@ -23,10 +23,14 @@ FACTORIES: dict[str, Callable[[], Forecaster]] = {
     "holt_winters+sqrt": lambda: Transformed(HoltWinters(SEASON), "sqrt"),
     "seasonal_naive+log": lambda: Transformed(SeasonalNaive(SEASON), "log"),
     "mstl": lambda: Mstl([SEASON]),
+    "mstl_arima": lambda: Mstl([SEASON], remainder="arima"),
     "mstl_two_periods": lambda: Mstl([SEASON, 4 * SEASON]),
     "sarimax": lambda: Sarimax(SEASON),
+    "sarimax_differenced": lambda: Sarimax(SEASON, order=(2, 1, 1)),
+    "sarimax_one_harmonic": lambda: Sarimax(SEASON, fourier_terms=1),
     "gbm": lambda: QuantileGbm(SEASON, horizon=12),
     "ensemble": lambda: Ensemble([SeasonalNaive(SEASON), HoltWinters(SEASON), Mstl([SEASON])]),
+    "ensemble_weighted": lambda: Ensemble([SeasonalNaive(SEASON), HoltWinters(SEASON)], [0.3, 0.7], "weighted"),
     "ensemble_via_make": lambda: make_forecaster("ensemble", SEASON, seasons=(4 * SEASON,)),
 }
 QUANTILES = [0.1, 0.5, 0.9, 0.99]
@@ -81,6 +85,11 @@ def test_short_history_is_a_temporary_error(factory: Callable[[], Forecaster]) -
         factory().fit(_series()[: SEASON + 3])
 
 
+def test_predict_before_fit_raises(factory: Callable[[], Forecaster]) -> None:
+    with pytest.raises(RuntimeError, match="before fit"):
+        factory().predict(3)
+
+
 def test_bad_horizon_and_quantile_are_rejected(factory: Callable[[], Forecaster]) -> None:
     model = factory().fit(_series())
     with pytest.raises(ValueError, match="horizon"):
@@ -89,7 +98,7 @@ def test_bad_horizon_and_quantile_are_rejected(factory: Callable[[], Forecaster]
         model.predict(3, [1.0])
 
 
-@pytest.mark.parametrize("alias", ["seasonal_naive", "holt_winters"])
+@pytest.mark.parametrize("alias", MODELS)
 def test_registry_builds_each_alias(alias: str) -> None:
     model = make_forecaster(alias, SEASON)
     assert model.alias == alias

@@ -57,25 +57,6 @@ def test_is_a_forecaster() -> None:
     assert model.alias == "ensemble"
 
 
-@pytest.mark.parametrize("combine", ["median", "weighted"])
-@pytest.mark.parametrize("h", [1, 7, 3 * SEASON], ids=["h=1", "h=7", "h=3seasons"])
-def test_length_h_and_every_quantile(combine: str, h: int) -> None:
-    model = Ensemble([SeasonalNaive(SEASON), HoltWinters(SEASON)], combine=combine)  # type: ignore[arg-type]
-    fc = model.fit(_series()).predict(h, QUANTILES)
-    assert fc.mean.shape == (h,)
-    assert sorted(fc.quantiles) == QUANTILES
-    assert all(path.shape == (h,) for path in fc.quantiles.values())
-
-
-def test_fit_and_predict_are_deterministic() -> None:
-    y = _series()
-    a = _trio().fit(y).predict(SEASON, QUANTILES)
-    b = _trio().fit(y.copy()).predict(SEASON, QUANTILES)
-    np.testing.assert_array_equal(a.mean, b.mean)
-    for q in QUANTILES:
-        np.testing.assert_array_equal(a.quantile(q), b.quantile(q))
-
-
 def test_median_ignores_one_wildly_wrong_member() -> None:
     y = _series(12 * SEASON)
     good: list[Forecaster] = [SeasonalNaive(SEASON), HoltWinters(SEASON)]
@@ -132,19 +113,6 @@ def test_no_member_fits_names_every_member() -> None:
         model.fit(_series(SEASON + 3))
     with pytest.raises(RuntimeError, match="before fit"):  # the failed fit left nothing to predict from
         model.predict(3)
-
-
-def test_predict_before_fit_raises() -> None:
-    with pytest.raises(RuntimeError, match="before fit"):
-        _trio().predict(3)
-
-
-def test_bad_horizon_and_quantile_are_rejected() -> None:
-    model = _trio().fit(_series())
-    with pytest.raises(ValueError, match="horizon"):
-        model.predict(0)
-    with pytest.raises(ValueError, match="quantile"):
-        model.predict(3, [1.0])
 
 
 @pytest.mark.parametrize("combine", ["median", "weighted"])

@@ -37,33 +37,6 @@ def test_default_lags_cover_the_recent_past_and_one_season_back() -> None:
     assert default_lags(2) == [1, 2, 3, 6, 12]  # season − 1 = 1 is already there; no lag 0
 
 
-@pytest.mark.parametrize("h", [1, 7, HORIZON, 3 * SEASON], ids=["h=1", "h=7", "h=horizon", "h=3seasons"])
-def test_length_h_and_every_quantile(h: int) -> None:
-    fc = _model().fit(_series()).predict(h, QUANTILES)
-    assert fc.mean.shape == (h,)
-    assert sorted(fc.quantiles) == QUANTILES
-    assert all(path.shape == (h,) for path in fc.quantiles.values())
-
-
-@pytest.mark.parametrize("level", [50.0, 2.0], ids=["level=50", "near-zero"])
-def test_quantiles_are_ordered_and_non_negative(level: float) -> None:
-    # Near zero the sine dips to −18: the fitted paths must still come out ≥ 0.
-    fc = _model().fit(np.maximum(_series(level=level), 0.0)).predict(2 * SEASON, QUANTILES)
-    paths = np.vstack([fc.quantile(q) for q in QUANTILES])
-    assert np.all(np.diff(paths, axis=0) >= 0)
-    assert np.all(paths >= 0)
-    assert np.all(fc.mean >= 0)
-
-
-def test_fit_and_predict_are_deterministic() -> None:
-    y = _series()
-    a = _model().fit(y).predict(SEASON, QUANTILES)
-    b = _model().fit(y.copy()).predict(SEASON, QUANTILES)
-    np.testing.assert_array_equal(a.mean, b.mean)
-    for q in QUANTILES:
-        np.testing.assert_array_equal(a.quantile(q), b.quantile(q))
-
-
 def test_refit_drops_the_cached_quantile_models() -> None:
     first, second = _series(seed=1), _series(seed=2, noise=8.0)
     model = _model().fit(first)
@@ -80,19 +53,6 @@ def test_needs_history_for_its_lags_and_one_season_of_origins() -> None:
         with pytest.raises(NotEnoughHistory, match=f"gbm needs {model.min_samples} samples"):
             model.fit(_series(n))
     model.fit(_series(model.min_samples)).predict(HORIZON, [0.9])
-
-
-def test_predict_before_fit_raises() -> None:
-    with pytest.raises(RuntimeError, match="before fit"):
-        _model().predict(3)
-
-
-def test_bad_horizon_and_quantile_are_rejected() -> None:
-    model = _model().fit(_series())
-    with pytest.raises(ValueError, match="horizon"):
-        model.predict(0)
-    with pytest.raises(ValueError, match="quantile"):
-        model.predict(3, [1.0])
 
 
 @pytest.mark.parametrize(("kwargs", "match"), [

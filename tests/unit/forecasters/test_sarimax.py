@@ -39,32 +39,6 @@ def test_is_a_forecaster() -> None:
     assert Sarimax(SEASON).alias == "sarimax"
 
 
-@pytest.mark.parametrize("h", [1, 7, 3 * SEASON], ids=["h1", "h7", "h3seasons"])
-def test_length_h_and_every_quantile(factory: Callable[[], Sarimax], h: int) -> None:
-    fc = factory().fit(_series()).predict(h, QUANTILES)
-    assert fc.mean.shape == (h,)
-    assert sorted(fc.quantiles) == QUANTILES
-    assert all(path.shape == (h,) for path in fc.quantiles.values())
-
-
-@pytest.mark.parametrize("level", [50.0, 5.0], ids=["high", "near_zero"])
-def test_quantiles_are_ordered_and_non_negative(factory: Callable[[], Sarimax], level: float) -> None:
-    y = np.maximum(_series() - 50 + level, 0.0)
-    fc = factory().fit(y).predict(2 * SEASON, QUANTILES)
-    paths = np.vstack([fc.quantile(q) for q in QUANTILES])
-    assert np.all(np.diff(paths, axis=0) >= 0)
-    assert np.all(paths >= 0) and np.all(fc.mean >= 0)
-
-
-def test_fit_and_predict_are_deterministic(factory: Callable[[], Sarimax]) -> None:
-    y = _series()
-    a = factory().fit(y).predict(SEASON, QUANTILES)
-    b = factory().fit(y.copy()).predict(SEASON, QUANTILES)
-    np.testing.assert_array_equal(a.mean, b.mean)
-    for q in QUANTILES:
-        np.testing.assert_array_equal(a.quantile(q), b.quantile(q))
-
-
 def test_needs_two_seasons(factory: Callable[[], Sarimax]) -> None:
     with pytest.raises(NotEnoughHistory, match="needs 48 samples, got 47"):
         factory().fit(_series()[: 2 * SEASON - 1])
