@@ -77,8 +77,13 @@ def calibration_shift(scores: Sequence[OriginScore | None], quantile: float) -> 
     Raising the path by it makes the out-of-sample coverage on these origins equal ``quantile``
     (0 when nothing was scored).
     """
-    excess = [e for s in scores if s is not None for e in s.excess]
-    return float(np.quantile(excess, quantile)) if excess else 0.0
+    excess = sorted(e for s in scores if s is not None for e in s.excess)
+    if not excess:
+        return 0.0
+    # Split conformal's finite-sample rank: the ceil((n + 1)·q)-th smallest of n errors (the
+    # largest when n is small), so the band covers at least q on fresh data, not just on these.
+    rank = min(math.ceil((len(excess) + 1) * quantile), len(excess))
+    return float(excess[rank - 1])
 
 
 def score_horizons(factory: Callable[[], Forecaster], y: FloatArray, o: int, horizons: Sequence[int],

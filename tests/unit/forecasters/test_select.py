@@ -164,7 +164,10 @@ def test_calibration_shift_makes_coverage_the_quantile_on_those_origins() -> Non
 
     scores = [OriginScore(o, 1.0, 1.0, 0.0, 0.0, tuple(float(x) for x in range(o, o + 10))) for o in (0, 10)]
     shift = calibration_shift(scores, 0.9)
-    assert np.mean([s.shifted(shift, 0.9).coverage for s in scores]) == pytest.approx(0.9, abs=0.05)
+    assert shift == 18.0  # errors 0..19: the ceil(21 · 0.9) = 19th smallest (finite-sample conformal rank)
+    assert np.mean([s.shifted(shift, 0.9).coverage for s in scores]) == pytest.approx(0.95)
+    few = [OriginScore(0, 1.0, 1.0, 0.0, 0.0, (1.0, 5.0, 3.0))]
+    assert calibration_shift(few, 0.9) == 5.0  # too few errors for the rank: the largest
     assert calibration_shift([None], 0.9) == 0.0
 
 
