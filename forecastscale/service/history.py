@@ -20,15 +20,13 @@ def usable(value: float | None) -> bool:
     return value is not None and math.isfinite(value) and value >= 0
 
 
-def sample_problem(value: float | None) -> str | None:
-    """Why ``value`` is not a usable sample (``missing``, ``nan``, ``inf``, ``negative``), or None."""
-    if value is None:
-        return "missing"
-    if math.isnan(value):
-        return "nan"
-    if math.isinf(value):
-        return "inf"
-    return "negative" if value < 0 else None
+def problem_counts(values: FloatArray) -> dict[str, int]:
+    """How many of ``values`` are unusable, by reason: ``missing`` (NaN: Prometheus had no sample or
+    gave NaN), ``inf`` (±Inf), ``negative``; reasons with no sample are left out."""
+    finite = np.isfinite(values)
+    counts = {"missing": int(np.isnan(values).sum()), "inf": int(np.isinf(values).sum()),
+              "negative": int((finite & (values < 0)).sum())}
+    return {reason: n for reason, n in counts.items() if n}
 
 
 class DemandHistory:

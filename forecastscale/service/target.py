@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections import Counter, deque
+from collections import deque
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
@@ -21,7 +21,7 @@ from forecastscale.config import Config, NodePool, Target
 from forecastscale.forecasters.select import Selection
 from forecastscale.policy.predictive import PredictivePolicy, make_tape
 from forecastscale.policy.reactive import ReactivePolicy
-from forecastscale.service.history import DemandHistory, sample_problem
+from forecastscale.service.history import DemandHistory, problem_counts
 from forecastscale.service.metrics import ServiceMetrics
 from forecastscale.sources.prometheus import PrometheusSource
 from forecastscale.types import Decision, FloatArray, Observation
@@ -96,8 +96,7 @@ class TargetRunner:
             self._load(self.history.end, newest)
         elif newest == self.history.end:
             value = self.source.instant(self.demand_query, self._at(newest))
-            self._store(newest, np.array([math.nan if value is None else value * self.target.demand_scale]),
-                        missing=value is None)
+            self._store(newest, np.array([math.nan if value is None else value * self.target.demand_scale]))
         demand = self.history.last_usable() if self.history.end == newest + 1 else None
         problem = None if demand is not None else self._problem_at(newest)
         if demand is not None:
@@ -110,14 +109,12 @@ class TargetRunner:
 
     def _load(self, first: int, last: int) -> None:
         values = self.source.grid(self.demand_query, self._at(first), self._at(last), self.step)
-        self._store(first, values * self.target.demand_scale, missing=False)
+        self._store(first, values * self.target.demand_scale)
 
-    def _store(self, first: int, values: FloatArray, missing: bool) -> None:
+    def _store(self, first: int, values: FloatArray) -> None:
         """Put ``values`` in the history; unusable ones become NaN and are counted by reason."""
-        problems = Counter("missing" if missing or math.isnan(v) else sample_problem(float(v)) for v in values)
-        for reason, n in problems.items():
-            if reason is not None:
-                self.metrics.dropped.labels(self.target.name, reason).inc(n)
+        for reason, n in problem_counts(values).items():
+            self.metrics.dropped.labels(self.target.name, reason).inc(n)
         clean: FloatArray = np.where(np.isfinite(values) & (values >= 0), values, math.nan)
         self.history.put(first, clean)
 

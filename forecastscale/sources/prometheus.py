@@ -118,11 +118,11 @@ class PrometheusSource:
             if exc.count:
                 raise
             return np.full(self._slots(start, end, step_s)[1], np.nan)
+        times, values = _arrays(samples)
+        slots = np.rint((times - start_s) / step_s).astype(np.int64)
+        inside = (slots >= 0) & (slots < n_slots)
         out = np.full(n_slots, np.nan)
-        for t, v in samples:
-            slot = round((float(t) - start_s) / step_s)
-            if 0 <= slot < n_slots:
-                out[slot] = parse_value(v)
+        out[slots[inside]] = values[inside]
         return out
 
     @staticmethod
@@ -212,10 +212,16 @@ class PrometheusSource:
             raise PrometheusQueryError(f"{where}: {exc}") from exc
 
 
-def _to_trace(name: str, start_s: int, step_s: float, n_slots: int, samples: list[list[Any]]) -> Trace:
-    """Grid and repair ``[[epoch_s, "value"], …]`` exactly as ``csvtrace.load_trace`` does a file."""
+def _arrays(samples: list[list[Any]]) -> tuple[FloatArray, FloatArray]:
+    """``(times, values)`` of Prometheus ``[[epoch_s, "value"], …]`` pairs (value text parsed as CSV is)."""
     times = np.asarray([float(t) for t, _ in samples], dtype=np.float64)
     values = np.asarray([parse_value(v) for _, v in samples], dtype=np.float64)
+    return times, values
+
+
+def _to_trace(name: str, start_s: int, step_s: float, n_slots: int, samples: list[list[Any]]) -> Trace:
+    """Grid and repair ``[[epoch_s, "value"], …]`` exactly as ``csvtrace.load_trace`` does a file."""
+    times, values = _arrays(samples)
     try:
         return regularise(name, times, values, float(start_s), step_s, n_slots)
     except TraceError as exc:

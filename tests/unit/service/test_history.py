@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from forecastscale.service.history import DemandHistory, sample_problem
+from forecastscale.service.history import DemandHistory, problem_counts
 
 
 def test_first_put_sets_the_offset_and_appends_extend() -> None:
@@ -65,11 +65,17 @@ def test_last_usable_is_none_for_a_nan_newest_step() -> None:
     assert h.last_usable() == 2.0
 
 
-@pytest.mark.parametrize(("value", "problem"), [
-    (None, "missing"), (math.nan, "nan"), (math.inf, "inf"), (-1.0, "negative"), (0.0, None), (3.5, None),
-], ids=["missing", "nan", "inf", "negative", "zero", "positive"])
-def test_sample_problem(value: float | None, problem: str | None) -> None:
-    assert sample_problem(value) == problem
+@pytest.mark.parametrize(("value", "counts"), [
+    (math.nan, {"missing": 1}), (math.inf, {"inf": 1}), (-math.inf, {"inf": 1}), (-1.0, {"negative": 1}),
+    (0.0, {}), (3.5, {}),
+], ids=["missing-or-nan", "inf", "minus-inf", "negative", "zero", "positive"])
+def test_problem_counts_one_value(value: float, counts: dict[str, int]) -> None:
+    assert problem_counts(np.array([value])) == counts
+
+
+def test_problem_counts_a_mixed_span() -> None:
+    values = np.array([1.0, math.nan, -2.0, math.nan, math.inf, 0.0, -0.5])
+    assert problem_counts(values) == {"missing": 2, "inf": 1, "negative": 2}
 
 
 def test_all_nan_history_fills_to_empty() -> None:
