@@ -59,7 +59,6 @@ class ForecastTape:
             settings.candidates, self.build, horizon=self.lead, quantile=settings.quantile, season=self.season,
             window=self.window, origins=settings.selection_origins, span=2 * self.season,
             every=max(1, round(settings.selection_interval_s / bucket_s)),
-            fallback=next((a for a in ("seasonal_naive", *settings.candidates)), "seasonal_naive"),
         ) if settings.model == "auto" else None
 
     def build(self, alias: str) -> Forecaster:
@@ -103,10 +102,9 @@ class ForecastTape:
 
         The other quantiles are only kept in order around it (they were not calibrated).
         """
-        sel = self.chooser.selection if self.chooser is not None else None
-        if sel is None or sel.choice != alias or self.chooser is None:
+        if self.chooser is None or self.chooser.selection is None or self.chooser.selection.choice != alias:
             return paths
-        return calibrate(paths, self.chooser.quantile, sel.shift)
+        return calibrate(paths, self.chooser.quantile, self.chooser.selection.shift)
 
 
 class RollingForecast:

@@ -194,7 +194,7 @@ class Service:
         else:
             decision = r.decide(now, scale, pools.get(r.pool.name, PoolView()))
         status = "ok" if sampled.demand is not None else "degraded"
-        return self._act(r, decision, scale, (now, may_patch), status, sampled, side)
+        return self._act(r, decision, scale, now, may_patch, status, sampled, side)
 
     def _sample(self, r: TargetRunner, now: float) -> Sampled:
         try:
@@ -215,10 +215,10 @@ class Service:
             log.warning("target %s: queue/GPU query: %s", r.target.name, exc)
             return {}
 
-    def _act(self, r: TargetRunner, decision: Decision, scale: ScaleState, when: tuple[float, bool], status: str,
-             sampled: Sampled, side: dict[str, float]) -> TargetOutcome:
-        """Patch if leading and the count differs; ``when`` is ``(now, may_patch)``."""
-        name, (now, may_patch) = r.target.name, when
+    def _act(self, r: TargetRunner, decision: Decision, scale: ScaleState, now: float, may_patch: bool,
+             status: str, sampled: Sampled, side: dict[str, float]) -> TargetOutcome:
+        """Patch if this replica may and the count differs; export and log the outcome."""
+        name = r.target.name
         for source, replicas in decision.candidates.items():
             self.metrics.desired.labels(name, source).set(replicas)
         self.metrics.desired.labels(name, "final").set(decision.replicas)
