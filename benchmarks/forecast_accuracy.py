@@ -9,7 +9,7 @@ at the start of each day the rolling-origin selection (:mod:`forecastscale.forec
 on the history before that day picks a model and its conformal shift of the 0.9 band, which then
 make that day's forecasts.
 
-    python benchmarks/forecast_accuracy.py [--trace CSV ...] [--days 7] [--every 6h] [--json out.json]
+    python benchmarks/forecast_accuracy.py [--trace CSV ...] [--days 7] [--every 1h] [--json out.json]
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def auto_choices(y: np.ndarray, origins: list[int], build: Any, season: int, win
     started = time.perf_counter()
     choices = []
     for o in origins:
-        alias = chooser.alias_for(y[max(0, o - window): o], o)
+        alias = chooser.alias_for(y[max(0, o - window - 2 * season): o], o)  # as the tape: window + span
         shift = chooser.selection.shift if chooser.selection and chooser.selection.choice == alias else 0.0
         choices.append((alias, shift))
     print(f"    {'auto (select)':<15} {time.perf_counter() - started:6.1f} s: {[c for c, _ in choices]}", flush=True)
@@ -128,11 +128,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--trace", type=Path, action="append", default=[], help="another timestamp,value CSV")
     parser.add_argument("--days", type=float, default=7, help="span of the origins, ending at the trace's end")
-    parser.add_argument("--every", default="6h", help="spacing of the origins")
+    parser.add_argument("--every", default="1h", help="spacing of the origins (hourly: ~170 per week, enough to "
+                        "measure a 0.9 coverage to about ±2.5 %)")
     parser.add_argument("--window", default="14d", help="history each fit sees")
+    parser.add_argument("--only", default="", help="only the traces whose file name contains this")
     parser.add_argument("--json", type=Path, help="write the scores here")
     args = parser.parse_args()
-    results = [run_trace(name, path, scale, args) for name, path, scale in traces(args.trace)]
+    results = [run_trace(name, path, scale, args) for name, path, scale in traces(args.trace)
+               if args.only in name]
     for r in results:
         print_table(r)
     if args.json:

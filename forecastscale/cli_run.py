@@ -22,7 +22,7 @@ from forecastscale.service.http import HttpServer
 from forecastscale.service.loop import run_forever
 from forecastscale.service.readiness import readiness
 from forecastscale.service.table import decision_table
-from forecastscale.service.wiring import build_service, kube_client
+from forecastscale.service.wiring import build_service, events_mount, kube_client
 
 
 def _setup_logging(level: str) -> None:
@@ -79,8 +79,9 @@ def run_command(
         Console(width=160).print(decision_table(report_, dry_run))
         raise typer.Exit(0 if report_.ok else 1)
     server = HttpServer(cfg.service.http_host, cfg.service.http_port if port is None else port,
-                        service.metrics.registry, lambda: readiness(service)).start()
-    err.print(f"serving /metrics /healthz /readyz on port {server.port}", highlight=False)
+                        service.metrics.registry, lambda: readiness(service), events_mount(cfg, service)).start()
+    err.print(f"serving /metrics /healthz /readyz{' /v1/events' if cfg.service.webhook_token_file else ''} "
+              f"on port {server.port}", highlight=False)
     try:
         run_forever(service, cfg.service.leader_election.retry_period_s)
     finally:

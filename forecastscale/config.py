@@ -12,13 +12,13 @@ from string import Template
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
+from forecastscale.config_base import _Model
+from forecastscale.config_events import BurstSettings, CronEvent
+from forecastscale.config_rules import MetricRule
+from forecastscale.config_scheduling import BalloonSettings, NodeSelectorRequirementSpec, TaintSpec, TolerationSpec
 from forecastscale.errors import ConfigError
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class ScalingPolicy(_Model):
@@ -93,6 +93,11 @@ class ForecastSettings(_Model):
         "demand an autoscaler must see",
     )
 
+    def history_s(self) -> float:
+        """Seconds of history a refit reads: the window, and for ``auto`` the selection span before it
+        (two seasons), so every rolling origin's fit sees a whole window as the real fit will."""
+        return self.window_s + (2 * self.season_s if self.model == "auto" else 0.0)
+
     @model_validator(mode="after")
     def _candidates(self) -> ForecastSettings:
         if "auto" in self.candidates:
@@ -128,11 +133,21 @@ class NodePool(_Model):
     machine_deployment: ObjectRef | None = Field(
         default=None, description="run: the Cluster API MachineDeployment whose replicas are this pool's nodes"
     )
+    balloon: BalloonSettings | None = Field(
+        default=None, description="run: reserve the pool's spare nodes with low-priority headroom pods instead"
+    )
+    cpu_per_node: float = Field(default=1e6, gt=0, description="allocatable cores per node (default: not binding)")
+    memory_gib_per_node: float = Field(default=1e6, gt=0, description="allocatable GiB per node (not binding)")
+    labels: dict[str, str] = Field(default_factory=dict, description="node labels, for selectors and affinity")
+    taints: tuple[TaintSpec, ...] = ()
+    headroom_nodes: int = Field(default=0, ge=0, description="spare nodes kept on top of the bin-packed need")
 
     @model_validator(mode="after")
     def _bounds(self) -> NodePool:
         if self.min_nodes > self.max_nodes:
             raise ValueError(f"min_nodes ({self.min_nodes}) > max_nodes ({self.max_nodes})")
+        if self.machine_deployment is not None and self.balloon is not None:
+            raise ValueError("set one node backend: machine_deployment or balloon, not both")
         return self
 
 
@@ -163,6 +178,17 @@ class Target(_Model):
     fallback_replicas: int | None = Field(
         default=None, ge=0, description="run: replicas floor after service.fallback_after_ticks failed ticks"
     )
+    metrics: tuple[MetricRule, ...] = Field(
+        default=(), description="HPA v2 metrics (largest recommendation wins); default: demand at target_utilisation"
+    )
+    schedules: tuple[CronEvent, ...] = Field(default=(), description="recurring events: replicas floors on a cron")
+    burst: BurstSettings = Field(default_factory=BurstSettings)
+    share: float = Field(default=1.0, gt=0, description="weight when a full pool is shared (× unmet demand)")
+    cpu: float = Field(default=0.0, ge=0, description="cores requested per pod")
+    memory_gib: float = Field(default=0.0, ge=0, description="GiB requested per pod")
+    node_selector: dict[str, str] = Field(default_factory=dict)
+    affinity: tuple[NodeSelectorRequirementSpec, ...] = Field(default=(), description="required node affinity")
+    tolerations: tuple[TolerationSpec, ...] = ()
     trace: Path | None = Field(default=None, description="backtest CSV, relative to the config")
     demand_scale: float = Field(default=1.0, gt=0, description="trace value × this = demand")
 
@@ -233,6 +259,9 @@ class ServiceSettings(_Model):
     models_dir: Path | None = Field(default=None, description="trained artifacts (forecastscale train), "
                                                                  "relative to the config file")
     leader_election: LeaderElection = Field(default_factory=LeaderElection)
+    webhook_token_file: Path | None = Field(
+        default=None, description="bearer token for POST/GET/DELETE /v1/events (a mounted Secret; relative to the "
+        "config); unset: no events API")
 
 
 TEMPLATE_VARIABLES = ("target", "namespace", "workload")
@@ -365,8 +394,9 @@ def parse_config(data: Any, source: str = "<config>", base_dir: Path | None = No
         for t in config.targets
     ]
     service = config.service
-    if service.models_dir is not None:
-        service = service.model_copy(update={"models_dir": base_dir / service.models_dir})
+    for field in ("models_dir", "webhook_token_file"):
+        if getattr(service, field) is not None:
+            service = service.model_copy(update={field: base_dir / getattr(service, field)})
     return config.model_copy(update={"targets": targets, "service": service})
 
 

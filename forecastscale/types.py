@@ -30,6 +30,30 @@ class Forecast:
 
 
 @dataclass(frozen=True)
+class Window:
+    """Replicas floored at ``min_replicas`` or at ``multiplier`` × recommendation during ``[start_s, end_s)``.
+
+    ``source`` says where the window comes from (``cron:<name>`` or ``webhook:<id>``), ``reason`` why."""
+
+    start_s: float
+    end_s: float
+    min_replicas: int | None
+    multiplier: float | None
+    source: str
+    reason: str
+
+    def __post_init__(self) -> None:
+        if (self.min_replicas is None) == (self.multiplier is None):
+            raise ValueError(f"window {self.source}: need exactly one of min_replicas or multiplier")
+        if self.end_s < self.start_s:
+            raise ValueError(f"window {self.source}: ends ({self.end_s}) before it starts ({self.start_s})")
+
+    def active(self, t: float) -> bool:
+        """Whether the floor applies at ``t`` (start inclusive, end exclusive)."""
+        return self.start_s <= t < self.end_s
+
+
+@dataclass(frozen=True)
 class Observation:
     """What a policy may know at decision time ``t`` (seconds since the run started).
 
@@ -50,6 +74,13 @@ class Observation:
     # Absolute index of demand_history[0] on the grid of step_s: 0 in a backtest; in the live
     # loop the step number since the epoch, so fits line up with the clock as the window slides.
     history_offset: int = 0
+    # UNIX seconds at t (cron schedules need the wall clock; None: no schedule can apply).
+    wall_s: float | None = None
+    # Requests waiting now, and GPU utilisation (%) averaged over ready pods; None = not measured.
+    queue: float | None = None
+    gpu_utilisation: float | None = None
+    # Announced events (webhook) for this target, pre-warmed already; cron schedules come from config.
+    events: tuple[Window, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -70,3 +101,5 @@ class Decision:
     candidates: Mapping[str, int] = field(default_factory=dict)
     # Highest forecast demand within each look-ahead (seconds → demand units), when there is one.
     forecast: Mapping[float, float] = field(default_factory=dict)
+    # Pods the node pool must hold by the time a node asked for now is Ready (None: ``replicas``).
+    pods_ahead: int | None = None

@@ -99,12 +99,13 @@ def run_policy(sc: Scenario, policy: Policy, on_progress: Callable[[int], None] 
     sim = ClusterSimulator(t, sc.pool, r0, nodes_for(r0, sc.pool, t.gpus_per_pod))
     capacity, gpus, replicas, nodes = (np.zeros(n) for _ in range(4))
     reasons: Counter[str] = Counter()
+    epoch = sc.trace.start.timestamp()  # cron schedules read the trace's own clock
     for i in range(n):
         now = i * dt
         sim.advance(now)
         v = sim.view()
         obs = Observation(now, dt, sc.demand[:i], v.replicas, v.ready, v.starting, v.pending,
-                          v.nodes_ready, v.nodes_starting)
+                          v.nodes_ready, v.nodes_starting, wall_s=epoch + now)
         d: Decision = policy.decide(obs)
         sim.apply(now, d.replicas, d.nodes)
         capacity[i] = sim.pods_ready * t.capacity_per_replica

@@ -44,14 +44,26 @@ def calibrate(paths: Mapping[float, FloatArray], quantile: float, shift: float) 
     return out
 
 
-def select(factories: Mapping[str, Callable[[], Forecaster]], y: FloatArray, *, horizon: int, quantile: float,
-           season: int, window: int | None = None, origins: int = 6, span: int | None = None) -> Selection:
-    """Score every candidate on ``origins`` rolling origins in the last ``span`` steps of ``y``.
+# The band shift is an empirical quantile of the winner's errors: a q0.9 rank needs a couple of
+# dozen of them, or it is just the largest of a handful (one bad day sets the next day's band).
+MIN_ERRORS = 24
+# Scores this close are a tie (an exact repeat fits Holt-Winters and seasonal-naive to ~1e-15).
+TIE = 1e-9
 
+
+def select(factories: Mapping[str, Callable[[], Forecaster]], y: FloatArray, *, horizon: int, quantile: float,
+           season: int, window: int | None = None, origins: int = 6, span: int | None = None,
+           min_errors: int = MIN_ERRORS) -> Selection:
+    """Score every candidate on rolling origins in the last ``span`` steps of ``y``.
+
+    ``origins`` origins, or more when ``origins × horizon`` would give fewer than ``min_errors``
+    scored steps (short lead times: one step per origin). The lowest mean pinball loss wins;
+    a tie goes to the candidate listed first (list the cheapest first, as the defaults do).
     Raises :class:`NotEnoughHistory` if no candidate can be scored (the caller falls back to
     its default model, or to reactive-only).
     """
-    points = origins_for(len(y), horizon, origins, min_train=2 * season, span=span)
+    count = max(origins, math.ceil(min_errors / horizon))
+    points = origins_for(len(y), horizon, count, min_train=2 * season, span=span)
     if not points:
         raise NotEnoughHistory(f"auto: {len(y)} steps leave no rolling origin (need {2 * season + horizon})")
     each = {a: [score_origin(f, y, o, horizon, quantile, season, window) for o in points]
@@ -60,7 +72,10 @@ def select(factories: Mapping[str, Callable[[], Forecaster]], y: FloatArray, *, 
     usable = {a: s for a, s in scores.items() if s.origins > 0 and math.isfinite(s.pinball)}
     if not usable:
         raise NotEnoughHistory(f"auto: no candidate of {sorted(factories)} could be fitted at {len(points)} origins")
-    ranked = sorted(usable, key=lambda a: (usable[a].pinball, a))
+    order = {a: i for i, a in enumerate(factories)}
+    best = min(s.pinball for s in usable.values())
+    tied = {a for a, s in usable.items() if s.pinball <= best + TIE * max(1.0, abs(best))}
+    ranked = sorted(usable, key=lambda a: (a not in tied, 0.0 if a in tied else usable[a].pinball, order[a]))
     shift = calibration_shift(each[ranked[0]], quantile)
     shown = ", ".join(f"{a} {usable[a].pinball:.4g}" for a in ranked)
     reason = (f"lowest pinball loss at q{quantile:g} over {horizon} steps, {len(points)} origins: {shown}; "

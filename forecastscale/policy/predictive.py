@@ -18,9 +18,9 @@ from forecastscale.errors import NotEnoughHistory
 from forecastscale.forecasters import Forecaster, make_forecaster
 from forecastscale.forecasters.base import clip_outliers
 from forecastscale.forecasters.select import Chooser, calibrate
-from forecastscale.policy import behavior, hpa
+from forecastscale.policy import behavior, rules
+from forecastscale.policy.events import with_events
 from forecastscale.policy.nodes import nodes_for
-from forecastscale.policy.reactive import hpa_input
 from forecastscale.types import Decision, FloatArray, Observation
 
 
@@ -84,18 +84,24 @@ class ForecastTape:
 
     def _fit(self, history: FloatArray, i: int, offset: int) -> Fit | str:
         end = i // self.b
-        start = max(-(-offset // self.b), end - self.window)  # first bucket wholly in the history
-        lo, hi = start * self.b - offset, max(start, end) * self.b - offset
-        y = history[lo:hi].reshape(-1, self.b).mean(axis=1)
-        if self.settings.clip_outliers is not None:
-            y = clip_outliers(y, self.settings.clip_outliers)
+        # auto scores its candidates on origins within the span before the window's start too,
+        # each fitted on a whole window, as the real fit will be (not on a shortened one).
+        span = (self.chooser.span or 0) if self.chooser is not None else 0
+        y = self._buckets(history, end, self.window + span, offset)
         alias = self.settings.model if self.chooser is None else self.chooser.alias_for(y, end)
         model = self.build(alias)
         try:
-            forecast = model.fit(y).predict(self.horizon, self.quantiles)
+            forecast = model.fit(y[-self.window:]).predict(self.horizon, self.quantiles)
         except NotEnoughHistory as exc:
             return str(exc)
         return Fit(end, self._calibrated(alias, forecast.quantiles))
+
+    def _buckets(self, history: FloatArray, end: int, count: int, offset: int) -> FloatArray:
+        """Up to ``count`` complete fit buckets before bucket ``end`` (mean demand; outliers clipped if set)."""
+        start = max(-(-offset // self.b), end - count)  # first bucket wholly in the history
+        lo, hi = start * self.b - offset, max(start, end) * self.b - offset
+        y = history[lo:hi].reshape(-1, self.b).mean(axis=1)
+        return y if self.settings.clip_outliers is None else clip_outliers(y, self.settings.clip_outliers)
 
     def _calibrated(self, alias: str, paths: dict[float, FloatArray]) -> dict[float, FloatArray]:
         """``auto``: raise the chosen model's selection-quantile path by its conformal shift.
@@ -191,7 +197,8 @@ class PredictivePolicy:
         """Replicas for the pod lead time and nodes for the node lead time."""
         t = self.target
         i = obs.history_offset + len(obs.demand_history)
-        reactive, why = hpa.recommend(hpa_input(obs, t))
+        rec = rules.recommend(obs, t)
+        reactive, why = rec.replicas, rec.message
         pod_demand = self.forecast.window_max(obs.demand_history, i, self.pod_steps, obs.history_offset)
         candidates = {"reactive": reactive}
         ahead: dict[float, float] = {}
@@ -209,6 +216,9 @@ class PredictivePolicy:
             q = t.forecast.quantile
             detail = (f"max(forecast {forecast} [q{q:g} demand {pod_demand:.3g} over "
                       f"{t.pod_startup_s:g} s], reactive {reactive}) = {wanted}")
+        source, wanted, note = with_events(obs, t, source, wanted, candidates)
+        node_replicas = max(node_replicas, wanted)
+        detail += note
         norm = behavior.normalize(
             wanted, obs.current_replicas, obs.t, self.behavior, t.behavior, t.min_replicas, t.max_replicas
         )
@@ -216,4 +226,5 @@ class PredictivePolicy:
         nodes = max(nodes_for(norm.replicas, self.pool, t.gpus_per_pod),
                     nodes_for(node_replicas, self.pool, t.gpus_per_pod))
         reason = source if norm.limit is None else f"{source}/{norm.limit}"
-        return Decision(norm.replicas, nodes, reason, f"{detail} → {norm.replicas}; nodes {nodes}", candidates, ahead)
+        return Decision(norm.replicas, nodes, reason, f"{detail} → {norm.replicas}; nodes {nodes}", candidates, ahead,
+                        max(norm.replicas, node_replicas))

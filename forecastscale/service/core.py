@@ -22,13 +22,15 @@ from forecastscale.actuators.base import Actuator, Outcome, ScaleState
 from forecastscale.actuators.errors import KubeApiError
 from forecastscale.config import Config
 from forecastscale.errors import ForecastscaleError, TemporaryError
+from forecastscale.policy.events import EventBook
+from forecastscale.service.events_api import EventStore
 from forecastscale.service.metrics import ServiceMetrics, error_kind
 from forecastscale.service.models import seed_models
 from forecastscale.service.plan_codec import merge_plan, plan_entry
 from forecastscale.service.pools import PoolOutcome, TargetOutcome, size_pools
 from forecastscale.service.target import PoolView, Sampled, TargetRunner
 from forecastscale.sources.prometheus import PrometheusSource
-from forecastscale.types import Decision
+from forecastscale.types import Decision, Window
 
 log = logging.getLogger("forecastscale.service")
 decisions_log = logging.getLogger("forecastscale.decisions")
@@ -91,6 +93,7 @@ class Service:
         if config.service.models_dir is not None:
             seed_models(self.runners, config.service.models_dir, metrics)
         self.pool_actuators = dict(pool_actuators or {})
+        self.events = EventStore()  # announced events (POST /v1/events); persisted with the plan
         self._pool = ThreadPoolExecutor(config.service.fetch_concurrency, thread_name_prefix="tick")
         self._restored = False
         self._reachable: list[bool] = []  # per target this tick: did Prometheus answer (list.append is atomic)
@@ -122,19 +125,44 @@ class Service:
             log.error("cannot restore the plan, will retry next tick (no plan is saved meanwhile): %s", exc)
             return False
         restored = merge_plan(plan, self.runners)
+        self._merge_events(plan)
         log.info("restored the plan for %d of %d targets", restored, len(self.runners))
         return True
 
     def _save(self, now: float) -> None:
         if self.plan is None or self.dry_run:
             return
-        plan = {"version": 1, "saved_at": now, "targets": {r.target.name: plan_entry(r) for r in self.runners}}
+        self.events.expire(now)
+        plan = {"version": 1, "saved_at": now, "targets": {r.target.name: plan_entry(r) for r in self.runners},
+                "events": json.loads(self.events.book.to_json())}
         try:
             self.plan.save(plan)
             self.metrics.patches.labels("plan").inc()
         except ForecastscaleError as exc:
             self.metrics.errors.labels("plan").inc()
             log.error("cannot save the plan: %s", exc)
+
+    def _merge_events(self, plan: Mapping[str, Any] | None) -> None:
+        """Add the plan's announced events to ours (ours win on the same id): they outlive a failover."""
+        raw = plan.get("events") if plan else None
+        if raw is None:
+            return
+        try:
+            saved = EventBook.from_json(json.dumps(raw))
+        except ValueError as exc:
+            self.metrics.errors.labels("plan").inc()
+            log.error("plan: announced events unreadable, ignored: %s", exc)
+            return
+        book = self.events.book
+        for event in saved:
+            if event.id not in book:
+                book = book.add(event)
+        self.events.replace(book)
+        log.info("restored %d announced events from the plan", len(saved))
+
+    def _events_for(self, r: TargetRunner, now: float) -> tuple[Window, ...]:
+        """Announced events in force for ``r`` at ``now``, pre-warmed by its pod startup time."""
+        return tuple(self.events.book.active(r.target.name, now, lead_s=r.target.pod_startup_s))
 
     # --- the tick ---------------------------------------------------------------------------------
     def tick(self) -> TickReport:
@@ -192,7 +220,7 @@ class Service:
                 self._log(outcome, side)
                 return outcome
         else:
-            decision = r.decide(now, scale, pools.get(r.pool.name, PoolView()))
+            decision = r.decide(now, scale, pools.get(r.pool.name, PoolView()), self._events_for(r, now))
         status = "ok" if sampled.demand is not None else "degraded"
         return self._act(r, decision, scale, now, may_patch, status, sampled, side)
 

@@ -1,4 +1,4 @@
-"""``/metrics``, ``/healthz`` and ``/readyz`` on one port (WSGI, a daemon thread).
+"""``/metrics``, ``/healthz``, ``/readyz`` (and ``/v1/events`` when configured) on one port (WSGI, a daemon thread).
 
 ``/healthz`` answers 200 while the process serves HTTP at all (liveness). ``/readyz`` answers
 200 only when every readiness check passes (config loaded, Prometheus answered the last tick,
@@ -30,12 +30,20 @@ class _QuietHandler(WSGIRequestHandler):
         pass  # probes every few seconds would drown the decision log
 
 
-def make_app(registry: CollectorRegistry, checks: Checks) -> Callable[[dict[str, Any], StartResponse], Iterable[bytes]]:
-    """The WSGI app: ``checks()`` gives the readiness checks by name."""
+WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+
+def make_app(registry: CollectorRegistry, checks: Checks, mounts: Mapping[str, WsgiApp] | None = None) -> WsgiApp:
+    """The WSGI app: ``checks()`` gives the readiness checks by name; ``mounts`` serve their path prefix
+    (e.g. ``/v1/events``)."""
     metrics = make_wsgi_app(registry)
+    mounted = dict(mounts or {})
 
     def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "/")
+        for prefix, sub in mounted.items():
+            if path == prefix or path.startswith(prefix + "/"):
+                return sub(environ, start_response)
         if path == "/metrics":
             return metrics(environ, start_response)  # type: ignore[no-any-return]
         if path == "/healthz":
@@ -59,8 +67,9 @@ def _json(start_response: StartResponse, code: int, body: Mapping[str, Any]) -> 
 class HttpServer:
     """Serve :func:`make_app` on ``host:port`` (port 0 = any free one) until :meth:`stop`."""
 
-    def __init__(self, host: str, port: int, registry: CollectorRegistry, checks: Checks) -> None:
-        self._server = make_server(host, port, make_app(registry, checks), _ThreadingServer, _QuietHandler)
+    def __init__(self, host: str, port: int, registry: CollectorRegistry, checks: Checks,
+                 mounts: Mapping[str, WsgiApp] | None = None) -> None:
+        self._server = make_server(host, port, make_app(registry, checks, mounts), _ThreadingServer, _QuietHandler)
         self._thread = threading.Thread(target=self._server.serve_forever, name="http", daemon=True)
 
     @property

@@ -1,9 +1,10 @@
 """Node pools in the live loop: nodes wanted per pool from the targets' decisions, then patched.
 
-Each target's decision carries the nodes its pods need over the node lead time; a pool runs the
-sum over its targets (at most one node too many per target sharing it, the price of sizing
-targets independently). A target without a fresh decision keeps its last one, and while any
-target of a pool is degraded the pool is never scaled down (missing data is not low demand).
+Each target's decision says how many pods the pools must hold once a node asked for now is
+Ready; those pods are bin-packed into the pools they may run on (:mod:`forecastscale.policy.placement`)
+and each pool is asked for the nodes the packing needs (plus its headroom). A target without a
+fresh decision keeps its last one, and while any target of a pool is degraded the pool is never
+scaled down (missing data is not low demand).
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from dataclasses import dataclass
 
 from forecastscale.actuators.base import Actuator
 from forecastscale.actuators.errors import KubeApiError
-from forecastscale.config import Config
+from forecastscale.config import Config, NodePool
+from forecastscale.policy.binpack import Packing
+from forecastscale.policy.placement import plan_nodes
 from forecastscale.service.metrics import ServiceMetrics, error_kind
 from forecastscale.service.target import PoolView, TargetRunner
 from forecastscale.types import Decision
@@ -46,33 +49,54 @@ class PoolOutcome:
     error: str | None = None
 
 
-def wanted_nodes(config: Config, pool: str, runners: Sequence[TargetRunner],
-                 outcomes: Sequence[TargetOutcome], current: int | None) -> int:
-    """Nodes for ``pool``: the sum of its targets' last decisions, bounded, never down while degraded."""
-    spec = config.pool(pool)
-    total, degraded = 0, False
+def _pods(runners: Sequence[TargetRunner], outcomes: Sequence[TargetOutcome], ahead: bool) -> dict[str, int]:
+    """Pods per target: planned over the node lead (``ahead``) or running now (spec replicas)."""
+    out: dict[str, int] = {}
     for r, o in zip(runners, outcomes, strict=True):
-        if r.pool.name != pool:
-            continue
         decision = o.decision or r.last
-        total += decision.nodes if decision is not None else 0
-        degraded |= o.status != "ok"
-    if degraded and current is not None:
-        total = max(total, current)
-    return min(max(total, spec.min_nodes), spec.max_nodes)
+        if ahead and decision is not None:
+            out[r.target.name] = decision.pods_ahead if decision.pods_ahead is not None else decision.replicas
+        else:
+            out[r.target.name] = o.current if o.current is not None else (decision.replicas if decision else 0)
+    return out
+
+
+def plan(config: Config, runners: Sequence[TargetRunner], outcomes: Sequence[TargetOutcome]) -> tuple[Packing, Packing]:
+    """Bin-packed nodes for the planned pods and for the pods running now (see :mod:`policy.placement`)."""
+    return plan_nodes(config, _pods(runners, outcomes, True)), plan_nodes(config, _pods(runners, outcomes, False))
+
+
+def _held(pool: NodePool, desired: int, current: int | None, runners: Sequence[TargetRunner],
+          outcomes: Sequence[TargetOutcome]) -> int:
+    """Never below ``current`` while a target homed on ``pool`` is degraded (missing data is not low demand)."""
+    degraded = any(o.status != "ok" for r, o in zip(runners, outcomes, strict=True) if r.pool.name == pool.name)
+    return max(desired, current) if degraded and current is not None else desired
 
 
 def size_pools(config: Config, runners: Sequence[TargetRunner], outcomes: Sequence[TargetOutcome],
                actuators: Mapping[str, Actuator], views: Mapping[str, PoolView], may_patch: bool,
                metrics: ServiceMetrics) -> list[PoolOutcome]:
-    """Work out and (if ``may_patch``) apply every pool's node count; errors are contained per pool."""
+    """Work out and (if ``may_patch``) apply every pool's node count; errors are contained per pool.
+
+    A MachineDeployment gets the nodes the planned pods need; a balloon Deployment gets one
+    whole-node headroom pod per node planned beyond what the running pods need (the cluster
+    autoscaler turns those pending pods into nodes, and real pods preempt them).
+    """
+    planned, running = plan(config, runners, outcomes)
+    if planned.unplaced:
+        log.warning("node pools: %s", planned.message())
     out: list[PoolOutcome] = []
     for pool in config.node_pools:
+        actuator = actuators.get(pool.name)
+        balloon = pool.balloon is not None
         view = views.get(pool.name)
         current = None if view is None else view.ready + view.starting
-        desired = wanted_nodes(config, pool.name, runners, outcomes, current)
+        desired = _held(pool, planned.nodes[pool.name], None if balloon else current, runners, outcomes)
         metrics.nodes.labels(pool.name).set(desired)
-        actuator = actuators.get(pool.name)
+        if balloon:
+            # Both packings include the headroom: the spare nodes are the difference, plus the headroom.
+            desired = max(0, desired - running.nodes[pool.name]) + pool.headroom_nodes
+            current = None if view is None else view.ready + view.starting
         if actuator is None:
             out.append(PoolOutcome(pool.name, desired, current, "unmanaged"))
         elif current == desired:

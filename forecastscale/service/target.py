@@ -24,7 +24,7 @@ from forecastscale.policy.reactive import ReactivePolicy
 from forecastscale.service.history import DemandHistory, problem_counts
 from forecastscale.service.metrics import ServiceMetrics
 from forecastscale.sources.prometheus import PrometheusSource
-from forecastscale.types import Decision, FloatArray, Observation
+from forecastscale.types import Decision, FloatArray, Observation, Window
 
 MEDIAN = 0.5
 log = logging.getLogger("forecastscale.service")
@@ -74,7 +74,7 @@ class TargetRunner:
                              "gpu_utilisation": config.query(target, "gpu_utilisation")}
         self.policy = make_policy(config.service.policy, target, self.pool, self.step, refit_phase_s)
         # The fit window plus one fit bucket, so a fit never lacks its oldest bucket.
-        self.history = DemandHistory(math.ceil((target.forecast.window_s + target.forecast.step_s) / self.step))
+        self.history = DemandHistory(math.ceil((target.forecast.history_s() + target.forecast.step_s) / self.step))
         self.failures = 0  # consecutive ticks without a usable demand sample
         self.last: Decision | None = None
         self._pod_steps = math.ceil(target.pod_startup_s / self.step)
@@ -136,7 +136,8 @@ class TargetRunner:
         return out
 
     # --- decision ---------------------------------------------------------------------------------
-    def observation(self, now: float, scale: ScaleState, pool: PoolView) -> Observation:
+    def observation(self, now: float, scale: ScaleState, pool: PoolView, events: tuple[Window, ...] = ()
+                    ) -> Observation:
         """What the policy may know now: history to the last completed step, the cluster as read."""
         ready = min(scale.status_replicas, scale.spec_replicas)
         offset, history = self.history.filled()
@@ -146,12 +147,13 @@ class TargetRunner:
             # The scale subresource does not say which pods are Ready; running-but-unready pods
             # count as ready, and pods the controller has not created yet as pending.
             pending_replicas=max(0, scale.spec_replicas - ready),
-            nodes_ready=pool.ready, nodes_starting=pool.starting, history_offset=offset,
+            nodes_ready=pool.ready, nodes_starting=pool.starting, history_offset=offset, wall_s=now,
+            events=events,
         )
 
-    def decide(self, now: float, scale: ScaleState, pool: PoolView) -> Decision:
+    def decide(self, now: float, scale: ScaleState, pool: PoolView, events: tuple[Window, ...] = ()) -> Decision:
         """The policy's decision (the backtest's ``decide``) plus the forecasts it rests on, exported."""
-        decision = self.policy.decide(self.observation(now, scale, pool))
+        decision = self.policy.decide(self.observation(now, scale, pool, events))
         self.failures, self.last = 0, decision
         self._export_forecast(math.floor(now / self.step))
         return decision

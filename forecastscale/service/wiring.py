@@ -7,14 +7,17 @@ ConfigMap. Everything is passed in (API client, clock, registry), so tests build
 
 from __future__ import annotations
 
+import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 from kubernetes import client
 from kubernetes import config as kube_config
 from prometheus_client import CollectorRegistry
 
+from forecastscale.actuators.balloon import BalloonPool
 from forecastscale.actuators.base import Actuator
 from forecastscale.actuators.capi import MachineDeploymentScale
 from forecastscale.actuators.dryrun import DryRun
@@ -22,6 +25,8 @@ from forecastscale.actuators.kubernetes import ScaleSubresource
 from forecastscale.config import Config, NodePool, Target
 from forecastscale.errors import ConfigError
 from forecastscale.service.core import Service
+from forecastscale.service.events_api import PREFIX, TokenFile, make_events_app
+from forecastscale.service.http import StartResponse, WsgiApp
 from forecastscale.service.leader import LeaseElector, LeaseSettings
 from forecastscale.service.metrics import ServiceMetrics
 from forecastscale.service.plan import PlanStore
@@ -53,11 +58,22 @@ def _workload(api: client.ApiClient | None, target: Target, dry_run: bool) -> Ac
     return real
 
 
+def _balloon(api: client.ApiClient, pool: NodePool) -> BalloonPool:
+    """One whole-node headroom pod per spare node: on the pool's labels, tolerating its taints."""
+    b = pool.balloon
+    assert b is not None
+    tolerations = [{"key": t.key, "operator": "Equal", "value": t.value, "effect": t.effect} for t in pool.taints]
+    return BalloonPool(api, namespace=b.namespace, name=b.name or f"forecastscale-balloon-{pool.name}",
+                       pool=pool.name, gpus_per_pod=pool.gpus_per_node, cpu="100m", memory="64Mi",
+                       node_selector=dict(pool.labels), tolerations=tolerations, priority_class=b.priority_class,
+                       priority_value=b.priority_value, image=b.image)
+
+
 def _nodes(api: client.ApiClient | None, pool: NodePool, dry_run: bool) -> Actuator | None:
-    ref = pool.machine_deployment
-    if ref is None or api is None:
+    if api is None or (pool.machine_deployment is None and pool.balloon is None):
         return None
-    real = MachineDeploymentScale(api, namespace=ref.namespace, name=ref.name)
+    ref = pool.machine_deployment
+    real = _balloon(api, pool) if ref is None else MachineDeploymentScale(api, namespace=ref.namespace, name=ref.name)
     return DryRun(real.target, real) if dry_run else real
 
 
@@ -85,3 +101,26 @@ def build_service(config: Config, *, prometheus_url: str, api: client.ApiClient 
             elector = LeaseElector(api, settings, clock=monotonic)
     return Service(config, source, actuators, ServiceMetrics(registry), pool_actuators=pools, clock=clock,
                    elector=elector, plan=plan, dry_run=dry_run)
+
+
+def events_mount(config: Config, service: Service) -> dict[str, WsgiApp]:
+    """``{"/v1/events": app}`` when ``service.webhook_token_file`` is set, else nothing.
+
+    Only the leader accepts changes (POST, DELETE): it is the replica that persists the events
+    with the plan, so they survive a failover. A standby answers 503 with ``Retry-After: 1``; the
+    Kubernetes Service spreads the retry over the replicas and it reaches the leader.
+    """
+    path = config.service.webhook_token_file
+    if path is None:
+        return {}
+    inner = make_events_app(service.events, TokenFile(path), service.clock, [t.name for t in config.targets])
+
+    def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("REQUEST_METHOD", "GET") in ("POST", "DELETE") and not service.leader:
+            body = json.dumps({"error": "not the leader: retry (the Service routes to another replica)"}).encode()
+            start_response("503 Service Unavailable", [("Content-Type", "application/json"), ("Retry-After", "1"),
+                                                      ("Content-Length", str(len(body)))])
+            return [body]
+        return inner(environ, start_response)
+
+    return {PREFIX: app}

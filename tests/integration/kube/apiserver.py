@@ -1,9 +1,10 @@
 """A Kubernetes API-server double built on kmock's ``KubernetesEmulator``.
 
 It serves what forecastscale calls: the ``scale`` subresource of Deployments, StatefulSets and
-Cluster API MachineDeployments (GET, PUT), and whole ``coordination.k8s.io/v1`` Leases and
-``v1`` ConfigMaps (GET, POST to create, PUT to replace), on the REST paths the official
-``kubernetes`` client uses.
+Cluster API MachineDeployments (GET, PUT); whole ``coordination.k8s.io/v1`` Leases, ``v1``
+ConfigMaps and ``apps/v1`` Deployments (GET, POST to create, PUT to replace); and cluster-scoped
+``scheduling.k8s.io/v1`` PriorityClasses (GET, POST, PUT; no namespace in the path), on the REST
+paths the official ``kubernetes`` client uses.
 
 What kmock gives: a real aiohttp HTTP server on 127.0.0.1 (free port), Kubernetes URL parsing
 (group/version/plural/namespace/name/subresource), an in-memory object store with per-object
@@ -18,15 +19,27 @@ etcd's; a replace that changes nothing keeps the version, as in the real server)
 faults (429 with ``Retry-After``, 403, 409, 5xx) per method and resource; and a "concurrent
 writer" that changes the object between a client's read and its write.
 
-Bodies follow the real API server: ``autoscaling/v1`` ``Scale``, ``Lease`` and ``ConfigMap``
-objects, ``201 Created`` for a create, and ``v1`` ``Status`` failures (``reason``
-``NotFound``/``AlreadyExists``/``Conflict``/``Forbidden``/``TooManyRequests``/``Invalid``,
-``details`` naming the object), so the official client parses them as it would in a cluster.
-The server runs its own event loop in a daemon thread because the client is blocking.
+Deployments and PriorityClasses also get the real server's defaulting and validation where a
+client could get it wrong (``422 Invalid``): a Deployment needs a selector matching its template's
+labels (and may not change it), at least one container, ``spec.replicas >= 0`` (default 1), and an
+extended resource such as ``nvidia.com/gpu`` requested only with an equal limit; the server owns
+``metadata.generation`` (1 on create, +1 when the spec changes) and ``status``. A PriorityClass
+keeps its ``value`` (at most 1e9, immutable) and ``preemptionPolicy`` (``PreemptLowerPriority`` by
+default, or ``Never``; immutable), and at most one may be ``globalDefault``. The double runs no
+controllers, except that a Deployment *created through the API* gets an instant one:
+``status.replicas`` (and so the scale's) follows ``spec.replicas``, as if every pod were made at
+once (pending or not). Objects stored with :meth:`ScaleApiDouble.add` keep the status they were given.
+
+Bodies follow the real API server: ``autoscaling/v1`` ``Scale``, ``Lease``, ``ConfigMap``,
+``Deployment`` and ``PriorityClass`` objects, ``201 Created`` for a create, and ``v1`` ``Status``
+failures (``reason`` ``NotFound``/``AlreadyExists``/``Conflict``/``Forbidden``/``TooManyRequests``/
+``Invalid``, ``details`` naming the object), so the official client parses them as it would in a
+cluster. The server runs its own event loop in a daemon thread because the client is blocking.
 
 Resource selectors (:class:`Fault`, :meth:`ScaleApiDouble.interfere`, :meth:`ScaleApiDouble.count`)
-are a plural (``"deployments"``, ``"leases"``, ``"configmaps"``; a scale request counts as its
-parent's plural), ``"scale"`` for any scale-subresource request, or ``None`` for any request.
+are a plural (``"deployments"``, ``"leases"``, ``"configmaps"``, ``"priorityclasses"``; a scale
+request counts as its parent's plural), ``"scale"`` for any scale-subresource request, or ``None``
+for any request. Cluster-scoped objects are addressed with ``namespace=None`` (or ``""``).
 """
 
 from __future__ import annotations
@@ -54,7 +67,12 @@ RESOURCES: dict[str, tuple[str, str]] = {
 OBJECTS: dict[str, tuple[str, str, str]] = {
     "leases": ("coordination.k8s.io", "v1", "Lease"),
     "configmaps": ("", "v1", "ConfigMap"),
+    "deployments": ("apps", "v1", "Deployment"),
+    "priorityclasses": ("scheduling.k8s.io", "v1", "PriorityClass"),
 }
+CLUSTER_SCOPED = frozenset({"priorityclasses"})  # plurals whose paths and keys have no namespace
+MAX_USER_PRIORITY = 1_000_000_000  # the highest value a PriorityClass not named system-* may have
+PREEMPTION_POLICIES = ("Never", "PreemptLowerPriority")
 SCALE = "scale"  # the selector for any scale-subresource request
 REASONS: dict[int, str] = {
     400: "BadRequest", 403: "Forbidden", 404: "NotFound", 409: "Conflict", 422: "Invalid",
@@ -82,10 +100,20 @@ def _selects(selector: str | None, plural: str, subresource: str | None) -> bool
 
 
 def _path_resource(path: str) -> tuple[str, str | None]:
-    """``(plural, subresource)`` of a namespaced request path."""
+    """``(plural, subresource)`` of a resource path, namespaced or cluster-scoped."""
     parts = path.strip("/").split("/")
-    rest = parts[parts.index("namespaces") + 2:]
+    rest = parts[2:] if parts[0] == "api" else parts[3:]  # drop /api/<v> or /apis/<group>/<v>
+    if rest[0] == "namespaces" and len(rest) > 2:
+        rest = rest[2:]
     return rest[0], (rest[2] if len(rest) > 2 else None)
+
+
+def _collection_path(plural: str) -> str:
+    """The regex of ``plural``'s collection path (namespaced or not)."""
+    group, version, _ = OBJECTS[plural]
+    if plural in CLUSTER_SCOPED:
+        return re.escape(f"{_prefix(group, version)}/{plural}")
+    return re.escape(f"{_prefix(group, version)}/namespaces/") + "[^/]+" + re.escape(f"/{plural}")
 
 
 class ApiStatus(Exception):
@@ -167,8 +195,9 @@ class ScaleApiDouble:
         self.url = ""
         self.emulator["get", SCALE_PATH] << self._get
         self.emulator["put", SCALE_PATH] << self._put
-        for plural, (group, version, _) in OBJECTS.items():
-            collection = re.escape(f"{_prefix(group, version)}/namespaces/") + "[^/]+" + re.escape(f"/{plural}")
+        self._follows: set[tuple[kmock.resource, str | None, str]] = set()  # keys whose status follows spec
+        for plural in OBJECTS:
+            collection = _collection_path(plural)
             self.emulator["get", re.compile(collection + "/[^/]+")] << self._get_object
             self.emulator["put", re.compile(collection + "/[^/]+")] << self._replace_object
             self.emulator["post", re.compile(collection)] << 201 << self._create_object
@@ -202,24 +231,27 @@ class ScaleApiDouble:
                 "status": {"replicas": replicas if status_replicas is None else status_replicas},
             }
 
-    def add_object(self, plural: str, namespace: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
-        """Store ``body`` as an :data:`OBJECTS` kind (as if created by someone else); returns the stored copy."""
+    def add_object(self, plural: str, namespace: str | None, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Store ``body`` as an :data:`OBJECTS` kind (as if created by someone else); returns the stored copy.
+
+        Unlike a POST, nothing is defaulted or validated: the body is stored as given (server metadata aside).
+        """
         with self._lock:
             obj = self._stamped(plural, namespace, name, body, uid=str(uuid.uuid4()), created=_now())
             self.emulator.objects[self._key(plural, namespace, name)] = obj
             return copy.deepcopy(obj)
 
-    def has(self, plural: str, namespace: str, name: str) -> bool:
+    def has(self, plural: str, namespace: str | None, name: str) -> bool:
         """Whether the object exists now."""
         with self._lock:
             return self._exists(self._key(plural, namespace, name))
 
-    def stored(self, plural: str, namespace: str, name: str) -> dict[str, Any]:
+    def stored(self, plural: str, namespace: str | None, name: str) -> dict[str, Any]:
         """A copy of the object as stored now (any kind the double serves); ``KeyError`` if there is none."""
         with self._lock:
             key = self._key(plural, namespace, name)
             if not self._exists(key):
-                raise KeyError(f"{plural} {namespace}/{name}")
+                raise KeyError(f"{plural} {namespace}/{name}" if namespace else f"{plural} {name}")
             return copy.deepcopy(self.emulator.objects[key].raw)
 
     def fail(self, fault: Fault) -> None:
@@ -242,11 +274,16 @@ class ScaleApiDouble:
             return sum(1 for m, path in self.requests if m == method and _selects(resource, *_path_resource(path)))
 
     # --- server side (runs in the server thread) ---------------------------------------------------
-    def _key(self, plural: str, namespace: str, name: str) -> tuple[kmock.resource, str, str]:
+    def _key(self, plural: str, namespace: str | None, name: str) -> tuple[kmock.resource, str | None, str]:
+        """The store key; cluster-scoped kinds are keyed without a namespace (as kmock keys them)."""
         group, version = RESOURCES[plural] if plural in RESOURCES else OBJECTS[plural][:2]
+        if plural in CLUSTER_SCOPED:
+            if namespace:
+                raise ValueError(f"{plural} are cluster-scoped: pass namespace=None, not {namespace!r}")
+            namespace = None
         return kmock.resource(group, version, plural), namespace, name
 
-    def _exists(self, key: tuple[kmock.resource, str, str]) -> bool:
+    def _exists(self, key: tuple[kmock.resource, str | None, str]) -> bool:
         return key in self.emulator.objects and not self.emulator.objects[key].deleted
 
     def _next_version(self) -> str:
@@ -255,13 +292,13 @@ class ScaleApiDouble:
 
     def _begin(self, request: kmock.Request) -> _Call:
         """Log the request and serve a queued fault if one matches; what the request addresses."""
-        assert request.resource is not None and request.namespace is not None
+        assert request.resource is not None
         method = request.method.value
         self.requests.append((method, request.url.path))
         body = request.data if isinstance(request.data, dict) else {}
         name = request.name or str((body.get("metadata") or {}).get("name") or "")
-        call = _Call(method, str(request.resource.plural), str(request.resource.group or ""), request.namespace,
-                     name, request.subresource)
+        call = _Call(method, str(request.resource.plural), str(request.resource.group or ""),
+                     request.namespace or "", name, request.subresource)
         for fault in self._faults:
             if fault.times > 0 and fault.method in (None, method) and _selects(fault.resource, call.plural,
                                                                                 call.subresource):
@@ -282,9 +319,12 @@ class ScaleApiDouble:
         what = _qualified(call.plural, call.group)
         if fault.status == 403:
             res = f"{call.plural}/{call.subresource}" if call.subresource else call.plural
-            return ApiStatus(403, f'{what} "{call.name}" is forbidden: User "system:serviceaccount:fs:fs" cannot '
+            # A create is authorised before its body is read, so the real message names no object.
+            subject = what if call.method == "POST" else f'{what} "{call.name}"'
+            scope = "at the cluster scope" if not call.namespace else f'in the namespace "{call.namespace}"'
+            return ApiStatus(403, f'{subject} is forbidden: User "system:serviceaccount:fs:fs" cannot '
                                   f'{VERBS.get(call.method, call.method.lower())} resource "{res}" in API group '
-                                  f'"{call.group}" in the namespace "{call.namespace}"', call.details)
+                                  f'"{call.group}" {scope}', call.details)
         if fault.status == 409:
             return _conflict(call)
         if fault.status == 429:
@@ -304,10 +344,12 @@ class ScaleApiDouble:
     @staticmethod
     def _scale(obj: dict[str, Any]) -> dict[str, Any]:
         meta = obj["metadata"]
+        match_labels = ((obj["spec"].get("selector") or {}).get("matchLabels") or {"app": meta["name"]})
         return {"kind": "Scale", "apiVersion": "autoscaling/v1",
                 "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")},
                 "spec": {"replicas": obj["spec"]["replicas"]},
-                "status": {"replicas": obj["status"]["replicas"], "selector": f"app={meta['name']}"}}
+                "status": {"replicas": (obj.get("status") or {}).get("replicas", 0),
+                           "selector": ",".join(f"{k}={v}" for k, v in sorted(match_labels.items()))}}
 
     def _get(self, request: kmock.Request) -> dict[str, Any]:
         with self._lock:
@@ -332,10 +374,18 @@ class ScaleApiDouble:
             # An empty resourceVersion is an unconditional write, as in the real API server.
             if sent_version and sent_version != stored.raw["metadata"]["resourceVersion"]:
                 raise _conflict(call)
-            stored.patch({"metadata": {"resourceVersion": self._next_version()}, "spec": {"replicas": replicas}})
+            change: dict[str, Any] = {"metadata": {"resourceVersion": self._next_version()},
+                                      "spec": {"replicas": replicas}}
+            generation = stored.raw["metadata"].get("generation")
+            if isinstance(generation, int) and replicas != stored.raw["spec"]["replicas"]:
+                change["metadata"]["generation"] = generation + 1  # a spec change, as through the whole object
+            if self._key(call.plural, call.namespace, name) in self._follows:  # the instant controller
+                change["status"] = {"replicas": replicas, "observedGeneration": change["metadata"].get(
+                    "generation", generation)}
+            stored.patch(change)
             return self._scale(stored.raw)
 
-    # --- whole objects: leases and configmaps -------------------------------------------------------
+    # --- whole objects: leases, configmaps, deployments, priorityclasses ------------------------------
     def _get_object(self, request: kmock.Request) -> dict[str, Any]:
         with self._lock:
             call = self._begin(request)
@@ -351,10 +401,16 @@ class ScaleApiDouble:
             if (body.get("metadata") or {}).get("resourceVersion"):
                 raise ApiStatus(500, "resourceVersion should not be set on objects to be created", call.details)
             key = self._key(call.plural, call.namespace, call.name)
+            # uid and resourceVersion are placeholders until the object is admitted and known to be new.
+            obj = self._stamped(call.plural, call.namespace, call.name, body, uid="", created=_now(), version="0")
+            self._admit(call, obj, None)  # validation comes before the existence check, as in the real server
             if self._exists(key):
                 raise ApiStatus(409, f'{_qualified(call.plural, call.group)} "{call.name}" already exists',
                                 call.details, reason="AlreadyExists")
-            obj = self._stamped(call.plural, call.namespace, call.name, body, uid=str(uuid.uuid4()), created=_now())
+            obj["metadata"].update(uid=str(uuid.uuid4()), resourceVersion=self._next_version())
+            if call.plural == "deployments":
+                self._follows.add(key)
+                obj["status"] = {"replicas": obj["spec"]["replicas"], "observedGeneration": 1}
             self.emulator.objects[key] = obj
             return copy.deepcopy(obj)
 
@@ -364,7 +420,7 @@ class ScaleApiDouble:
             body = self._checked_body(request, call)
             key = self._key(call.plural, call.namespace, call.name)
             if not self._exists(key):
-                raise _not_found(call)  # leases and configmaps are not created by a PUT
+                raise _not_found(call)  # none of these kinds is created by a PUT
             stored = self.emulator.objects[key]
             if self._interfering(call):  # someone else wrote between the client's GET and this PUT
                 stored.patch({"metadata": {"resourceVersion": self._next_version(), "labels": {"touched": "yes"}}})
@@ -375,6 +431,10 @@ class ScaleApiDouble:
             meta = current["metadata"]
             obj = self._stamped(call.plural, call.namespace, call.name, body, uid=meta["uid"],
                                 created=meta["creationTimestamp"], version=meta["resourceVersion"])
+            self._admit(call, obj, current)
+            if key in self._follows:  # the instant controller
+                obj["status"] = {"replicas": obj["spec"]["replicas"],
+                                 "observedGeneration": obj["metadata"]["generation"]}
             if obj != current:  # a write that changes nothing keeps the version, as etcd3's store does
                 obj["metadata"]["resourceVersion"] = self._next_version()
                 stored.create(obj)  # a new version replacing the whole object (a PUT does not merge)
@@ -395,25 +455,123 @@ class ScaleApiDouble:
         if meta.get("name") != call.name:
             raise ApiStatus(400, f"the name of the object ({meta.get('name')}) does not match the name on the URL "
                                  f"({call.name})", call.details)
-        if meta.get("namespace") not in (None, "", call.namespace):
+        # A cluster-scoped object's namespace is dropped, not refused.
+        if call.plural not in CLUSTER_SCOPED and meta.get("namespace") not in (None, "", call.namespace):
             raise ApiStatus(400, "the namespace of the provided object does not match the namespace sent on the "
                                  "request", call.details)
         return body
 
-    def _stamped(self, plural: str, namespace: str, name: str, body: dict[str, Any], *, uid: str, created: str,
-                 version: str | None = None) -> dict[str, Any]:
+    def _stamped(self, plural: str, namespace: str | None, name: str, body: dict[str, Any], *, uid: str,
+                 created: str, version: str | None = None) -> dict[str, Any]:
         """``body`` as the server stores it: apiVersion and kind set, server-owned metadata its own."""
         group, version_, kind = OBJECTS[plural]
         obj = copy.deepcopy(body)
-        meta = {k: v for k, v in (obj.get("metadata") or {}).items() if k not in SERVER_META}
-        meta.update(name=name, namespace=namespace, uid=uid, creationTimestamp=created,
-                    resourceVersion=version or self._next_version())
+        meta = {k: v for k, v in (obj.get("metadata") or {}).items() if k not in SERVER_META and k != "namespace"}
+        if plural not in CLUSTER_SCOPED:
+            meta["namespace"] = namespace
+        meta.update(name=name, uid=uid, creationTimestamp=created, resourceVersion=version or self._next_version())
         obj.update(apiVersion=f"{group}/{version_}" if group else version_, kind=kind, metadata=meta)
         return obj
+
+    # --- defaulting and validation of deployments and priorityclasses -------------------------------
+    def _admit(self, call: _Call, obj: dict[str, Any], current: dict[str, Any] | None) -> None:
+        """Default and validate ``obj`` (to be stored; ``current`` is the stored one on a replace), in place.
+
+        A failure is ``422 Invalid`` naming the field, as the real server words it.
+        """
+        if call.plural == "deployments":
+            self._admit_deployment(call, obj, current)
+        elif call.plural == "priorityclasses":
+            self._admit_priority_class(call, obj, current)
+
+    @staticmethod
+    def _admit_deployment(call: _Call, obj: dict[str, Any], current: dict[str, Any] | None) -> None:
+        spec = obj.setdefault("spec", {})
+        spec.setdefault("replicas", 1)
+        replicas = spec["replicas"]
+        if not isinstance(replicas, int) or replicas < 0:
+            raise _invalid(call, "Deployment.apps", f"spec.replicas: Invalid value: {replicas}: must be greater "
+                                                    "than or equal to 0")
+        selector = spec.get("selector") or {}
+        match_labels = selector.get("matchLabels") or {}
+        if not match_labels and not selector.get("matchExpressions"):
+            raise _invalid(call, "Deployment.apps", "spec.selector: Required value")
+        template = spec.get("template") or {}
+        labels = (template.get("metadata") or {}).get("labels") or {}
+        if any(labels.get(k) != v for k, v in match_labels.items()):
+            raise _invalid(call, "Deployment.apps", f"spec.template.metadata.labels: Invalid value: {labels}: "
+                                                    "`selector` does not match template `labels`")
+        containers = (template.get("spec") or {}).get("containers") or []
+        if not containers:
+            raise _invalid(call, "Deployment.apps", "spec.template.spec.containers: Required value")
+        for i, container in enumerate(containers):
+            resources = container.get("resources") or {}
+            requests, limits = resources.get("requests") or {}, resources.get("limits") or {}
+            for resource, quantity in requests.items():
+                if not _extended(resource):
+                    continue
+                field = f"spec.template.spec.containers[{i}].resources"
+                if resource not in limits:
+                    raise _invalid(call, "Deployment.apps", f"{field}.limits: Required value: Limit must be set "
+                                                            "for non overcommitable resources")
+                if str(limits[resource]) != str(quantity):
+                    raise _invalid(call, "Deployment.apps", f'{field}.requests[{resource}]: Invalid value: '
+                                                            f'"{quantity}": must be equal to {resource} limit of '
+                                                            f"{limits[resource]}")
+        # Server-owned: generation counts spec changes, status is written only by controllers.
+        obj["metadata"]["generation"] = 1
+        obj.pop("status", None)
+        if current is not None:
+            if (current.get("spec") or {}).get("selector") != selector:
+                raise _invalid(call, "Deployment.apps", f"spec.selector: Invalid value: {selector}: field is "
+                                                        "immutable")
+            generation = int(current["metadata"].get("generation") or 1)
+            obj["metadata"]["generation"] = generation + (1 if current.get("spec") != spec else 0)
+            if "status" in current:
+                obj["status"] = copy.deepcopy(current["status"])
+
+    def _admit_priority_class(self, call: _Call, obj: dict[str, Any], current: dict[str, Any] | None) -> None:
+        what = "PriorityClass.scheduling.k8s.io"
+        obj.setdefault("value", 0)
+        obj.setdefault("preemptionPolicy", "PreemptLowerPriority")
+        value, policy = obj["value"], obj["preemptionPolicy"]
+        if not isinstance(value, int):
+            raise ApiStatus(400, f"PriorityClass in version \"v1\" cannot be handled as a PriorityClass: value: "
+                                 f"expected an integer, got {value!r}", call.details, reason="BadRequest")
+        if call.name.startswith("system-"):
+            raise _invalid(call, what, f'metadata.name: Invalid value: "{call.name}": priority class names with '
+                                       "'system-' prefix are reserved")
+        if value > MAX_USER_PRIORITY:
+            raise _invalid(call, what, f"value: Forbidden: maximum allowed value of a user defined priority is "
+                                       f"{MAX_USER_PRIORITY}")
+        if policy not in PREEMPTION_POLICIES:
+            raise _invalid(call, what, f'preemptionPolicy: Unsupported value: "{policy}": supported values: '
+                                       '"Never", "PreemptLowerPriority"')
+        if current is not None:
+            if current.get("value") != value:
+                raise _invalid(call, what, "value: Forbidden: may not be changed in an update.")
+            if current.get("preemptionPolicy") != policy:
+                raise _invalid(call, what, f'preemptionPolicy: Invalid value: "{policy}": field is immutable')
+        if obj.get("globalDefault"):  # the Priority admission plugin allows one default class
+            resource = self._key(call.plural, None, call.name)[0]
+            for (res, _, name), other in self.emulator.objects.items():
+                if res == resource and name != call.name and not other.deleted and other.raw.get("globalDefault"):
+                    raise _invalid(call, what, f'globalDefault: Invalid value: true: PriorityClass "{name}" is '
+                                               "already marked as default. Only one default can exist")
 
 
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _extended(resource: str) -> bool:
+    """Whether ``resource`` is an extended resource (``nvidia.com/gpu``): requests must equal limits."""
+    domain = resource.split("/", 1)[0] if "/" in resource else ""
+    return bool(domain) and not domain.endswith("kubernetes.io") and not resource.startswith("requests.")
+
+
+def _invalid(call: _Call, what: str, cause: str) -> ApiStatus:
+    return ApiStatus(422, f'{what} "{call.name}" is invalid: {cause}', call.details)
 
 
 def _not_found(call: _Call) -> ApiStatus:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Self
 
@@ -60,15 +60,32 @@ def test_seasonal_naive_on_an_exact_repeat_scores_zero_error() -> None:
     assert (s.mae, s.coverage, s.origins) == (0.0, 1.0, 5)
 
 
-@pytest.mark.parametrize(("series", "winner"), [
-    (noisy_seasonal(), "holt_winters"),  # copying last season copies its noise; HW averages it out
-    (np.full(12 * SEASON, 7.0), "constant"),  # a flat series: the constant model is exactly right
-], ids=["noisy-seasonal-favours-hw", "flat-favours-constant"])
-def test_selection_picks_the_model_the_series_favours(series: FloatArray, winner: str) -> None:
-    factories: dict[str, partial[Forecaster]] = {
+def amplitude_series(phi: float, seed: int, days: int = 28) -> FloatArray:
+    """A daily cycle whose amplitude is an AR(1) from day to day (``phi`` = 1: a random walk)."""
+    rng = np.random.default_rng(seed)
+    amp = np.zeros(days)
+    for i in range(1, days):
+        amp[i] = phi * amp[i - 1] + rng.normal(0, 4.0 if phi == 1 else 6.0)
+    k = np.arange(days * SEASON)
+    return 60 + (20 + amp[k // SEASON]) * np.sin(2 * np.pi * k / SEASON) + rng.normal(0, 1.0, len(k))
+
+
+FIRST = ("seasonal_naive", "holt_winters", "constant")
+CONSTANT_FIRST = ("constant", "seasonal_naive", "holt_winters")
+
+
+@pytest.mark.parametrize(("series", "order", "winner"), [
+    (noisy_seasonal(), FIRST, "holt_winters"),  # copying last season copies its noise; HW averages it out
+    (np.full(12 * SEASON, 7.0), CONSTANT_FIRST, "constant"),  # flat: all three exact, the tie goes to the first
+    (np.full(12 * SEASON, 7.0), FIRST, "seasonal_naive"),
+], ids=["noisy-seasonal-favours-hw", "flat-tie-goes-to-first-listed", "flat-tie-goes-to-first-listed-2"])
+def test_selection_picks_the_model_the_series_favours(series: FloatArray, order: tuple[str, ...],
+                                                      winner: str) -> None:
+    every: dict[str, partial[Forecaster]] = {
         "seasonal_naive": partial(SeasonalNaive, SEASON), "holt_winters": partial(HoltWinters, SEASON),
         "constant": partial(Constant, 7.0),
     }
+    factories = {a: every[a] for a in order}
     chosen = select(factories, series, horizon=6, quantile=0.9, season=SEASON, origins=6, span=4 * SEASON)
     assert chosen.choice == winner
     assert chosen.reason.startswith("lowest pinball loss at q0.9 over 6 steps, 6 origins: " + winner)
@@ -150,6 +167,39 @@ def test_selection_picks_the_structural_model_its_series_favours(series: FloatAr
     chosen = select({a: f for a, f in factories.items() if a in ("seasonal_naive", "holt_winters", extra)}, series,
                     horizon=horizon, quantile=0.9, season=SEASON, origins=12, span=span)
     assert chosen.choice == winner, chosen.reason
+
+
+@pytest.mark.parametrize("seed", [1, 4, 5], ids=["seed-1", "seed-4", "seed-5"])
+def test_selection_picks_seasonal_naive_when_yesterday_is_the_best_guess(seed: int) -> None:
+    """Amplitude a random walk from day to day: smoothing over past days only lags behind it."""
+    factories: dict[str, Callable[[], Forecaster]] = {
+        "seasonal_naive": partial(SeasonalNaive, SEASON), "holt_winters": partial(HoltWinters, SEASON)}
+    chosen = select(factories, amplitude_series(1.0, seed), horizon=6, quantile=0.9, season=SEASON, origins=12,
+                    span=7 * SEASON)
+    assert chosen.choice == "seasonal_naive", chosen.reason
+    assert chosen.scores["seasonal_naive"].pinball < 0.95 * chosen.scores["holt_winters"].pinball
+
+
+@pytest.mark.parametrize("seed", [2, 4], ids=["seed-2", "seed-4"])
+def test_selection_picks_the_ensemble_when_members_err_in_opposite_directions(seed: int) -> None:
+    """Amplitude half-persistent from day to day: yesterday overshoots, the smoothed season undershoots."""
+    from forecastscale.forecasters.ensemble import Ensemble
+
+    factories: dict[str, Callable[[], Forecaster]] = {
+        "seasonal_naive": partial(SeasonalNaive, SEASON), "holt_winters": partial(HoltWinters, SEASON),
+        "ensemble": lambda: Ensemble([SeasonalNaive(SEASON), HoltWinters(SEASON)], combine="weighted")}
+    chosen = select(factories, amplitude_series(0.5, seed), horizon=6, quantile=0.9, season=SEASON, origins=12,
+                    span=7 * SEASON)
+    assert chosen.choice == "ensemble", chosen.reason
+    assert chosen.scores["ensemble"].pinball < 0.95 * min(chosen.scores[a].pinball for a in ("seasonal_naive",
+                                                                                            "holt_winters"))
+
+
+def test_short_horizons_get_enough_origins_for_the_band_shift() -> None:
+    chosen = select({"holt_winters": partial(HoltWinters, SEASON)}, noisy_seasonal(), horizon=1, quantile=0.9,
+                    season=SEASON, origins=6, span=4 * SEASON)
+    assert chosen.scores["holt_winters"].origins == 24  # 6 origins × 1 step would rank a q0.9 among 6 errors
+    assert "24 origins" in chosen.reason
 
 
 def test_the_shift_calibrates_the_winner_on_its_own_origins() -> None:

@@ -78,3 +78,26 @@ def test_history_is_pruned_to_what_the_windows_need() -> None:
         current, history = norm.replicas, norm.history
     assert len(history.recommendations) <= 6  # 300 s window at 60 s steps, plus the newest
     assert all(ts > 99 * 60.0 - 15 for ts, _ in history.events)
+
+
+def test_docs_example_scale_down_by_the_policy_allowing_most_change() -> None:
+    """kubernetes.io HPA docs, "Scaling Policies": Pods 4 and Percent 10 per 60 s, from 80 down to 10.
+
+    "during the first step 8 replicas will be reduced. In the next iteration when the number of
+    replicas is 72, 10% of the pods is 7.2 but the number is rounded up to 8" (72 → 64); below 40
+    replicas the Pods policy (4) allows more than 10 %.
+    """
+    behavior = Behavior(scale_down=_rules(0, ("Pods", 4, 60), ("Percent", 10, 60)))
+    got = _replay([10] * 16, start=80, step_s=60, behavior=behavior)
+    assert got[:3] == [72, 64, 57]  # int(64 × 0.9) = 57: the HPA truncates the kept count
+    steps = [a - b for a, b in zip([80, *got], got, strict=False)]
+    assert all(s == max(4, (80 if i == 0 else got[i - 1]) - int((80 if i == 0 else got[i - 1]) * 0.9))
+               for i, s in enumerate(steps) if got[i] > 10)
+    assert got[-1] == 10
+
+
+def test_docs_example_stabilisation_window_takes_the_highest_recent_recommendation() -> None:
+    """Docs: with a 300 s down window the HPA keeps the highest recommendation of the last 5 minutes."""
+    behavior = Behavior(scale_down=_rules(300, ("Percent", 100, 15)))
+    # No history at first: down to 5 at once; then 9 holds until it leaves the window (t = 360).
+    assert _replay([5, 9, 5, 5, 5, 5, 5, 5], start=10, step_s=60, behavior=behavior) == [5, 9, 9, 9, 9, 9, 5, 5]
