@@ -67,7 +67,8 @@ def main() -> None:
     make_forecaster(chosen.choice, 288, seasons=(2016,), horizon=16).fit(five_min[-2016:]).predict(16, QUANTILES)
     took = time.perf_counter() - started
     origins = chosen.scores[chosen.choice].origins
-    print(f"\nauto: one selection ({len(factories)} candidates × {origins} origins) + fit = {took:.1f} s → {chosen.choice}; "
+    print(f"\nauto: one selection ({len(factories)} candidates × {origins} origins) + fit = {took:.1f} s "
+          f"→ {chosen.choice}; "
           f"once a day per target that is {took / 24:.2f} s per hourly refit on average")
 
 

@@ -88,6 +88,10 @@ class ForecastSettings(_Model):
     )
     selection_interval_s: float = Field(default=86400, gt=0, description="auto: how often the choice is re-made")
     selection_origins: int = Field(default=6, ge=1, le=50, description="auto: rolling origins scored")
+    level_shift: float | None = Field(
+        default=None, gt=0, description="move history before a lasting level shift (> k robust sigmas of the "
+        "seasonal differences) onto the new level before fitting; off: models adapt at their own pace",
+    )
     clip_outliers: float | None = Field(
         default=None, gt=0, description="clip fitted values above median + k·MAD (robust z > k); off: spikes are "
         "demand an autoscaler must see",

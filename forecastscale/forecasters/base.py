@@ -81,6 +81,51 @@ def clip_outliers(y: FloatArray, k: float) -> FloatArray:
     return clipped
 
 
+def level_shift(y: FloatArray, season: int, k: float) -> tuple[int, float] | None:
+    """The largest lasting level shift in ``y``: ``(index, size)``, or None if there is none.
+
+    Rule: in the seasonal differences ``d[t] = y[t] − y[t − season]`` a step of size Δ at ``i``
+    is a run of ``season`` values near Δ (the season before it is on the old level, the season
+    after on the new). The run is found as the largest |moving median| of ``d`` over ``season``
+    steps; it is a shift when that exceeds ``k`` robust standard deviations of ``d``
+    (1.4826 · MAD) — a one-off spike moves a moving median by nothing. A shift less than half
+    a season ago is not judged yet (a burst looks the same for a while).
+    """
+    if season < 2 or len(y) < 3 * season:
+        return None
+    d = y[season:] - y[:-season]
+    sigma = 1.4826 * float(np.median(np.abs(d - np.median(d))))
+    # Windows run past the end on NaN padding, so a shift half a season old is still seen; a
+    # partial window counts in proportion to its real values (else a short tail would outbid the
+    # full window that marks where the shift began).
+    padded = np.concatenate([d, np.full(season - season // 2, np.nan)])
+    windows = np.lib.stride_tricks.sliding_window_view(padded, season)
+    medians = np.nanmedian(windows, axis=1)
+    weight = np.sum(~np.isnan(windows), axis=1) / season
+    j = int(np.argmax(np.abs(medians) * weight))
+    size = float(medians[j])
+    if abs(size) * weight[j] <= k * max(sigma, 1e-12):
+        return None
+    # Where: the pulse position that best explains d (least absolute deviation after taking Δ
+    # off it), a moving sum that also handles a pulse cut short by the end of the series.
+    gain = np.concatenate([np.abs(d - size) - np.abs(d), np.zeros(season)])
+    sums = np.convolve(gain, np.ones(season), mode="valid")[: len(d) - season // 2 + 1]
+    return int(np.argmin(sums)) + season, size
+
+
+def correct_level_shift(y: FloatArray, season: int, k: float) -> tuple[FloatArray, tuple[int, float] | None]:
+    """``y`` with the history before its largest level shift moved onto the new level (see
+    :func:`level_shift`), so a model fitted on it keeps the whole window's seasonal shape without
+    dragging the old level into the forecast; clipped at 0 like demand. Unchanged if there is none."""
+    found = level_shift(y, season, k)
+    if found is None:
+        return y, None
+    at, size = found
+    out = y.copy()
+    out[:at] = np.maximum(out[:at] + size, 0.0)
+    return out, found
+
+
 @contextmanager
 def quiet_statsmodels() -> Iterator[None]:
     """One BLAS thread and no convergence chatter around a statsmodels fit or forecast.

@@ -16,7 +16,7 @@ import numpy as np
 from forecastscale.config import ForecastSettings, NodePool, Target
 from forecastscale.errors import NotEnoughHistory
 from forecastscale.forecasters import Forecaster, make_forecaster
-from forecastscale.forecasters.base import clip_outliers
+from forecastscale.forecasters.base import clip_outliers, correct_level_shift
 from forecastscale.forecasters.select import Chooser, calibrate
 from forecastscale.policy import behavior, rules
 from forecastscale.policy.events import with_events
@@ -101,7 +101,11 @@ class ForecastTape:
         start = max(-(-offset // self.b), end - count)  # first bucket wholly in the history
         lo, hi = start * self.b - offset, max(start, end) * self.b - offset
         y = history[lo:hi].reshape(-1, self.b).mean(axis=1)
-        return y if self.settings.clip_outliers is None else clip_outliers(y, self.settings.clip_outliers)
+        if self.settings.clip_outliers is not None:
+            y = clip_outliers(y, self.settings.clip_outliers)
+        if self.settings.level_shift is not None:
+            y, _ = correct_level_shift(y, self.season, self.settings.level_shift)
+        return y
 
     def _calibrated(self, alias: str, paths: dict[float, FloatArray]) -> dict[float, FloatArray]:
         """``auto``: raise the chosen model's selection-quantile path by its conformal shift.
