@@ -97,10 +97,11 @@ class ForecastTape:
         return Fit(end, self._calibrated(alias, forecast.quantiles))
 
     def _buckets(self, history: FloatArray, end: int, count: int, offset: int) -> FloatArray:
-        """Up to ``count`` complete fit buckets before bucket ``end`` (mean demand; outliers clipped if set)."""
+        """Up to ``count`` complete fit buckets before bucket ``end``: mean demand, outliers clipped and a
+        level shift corrected if the settings ask."""
         start = max(-(-offset // self.b), end - count)  # first bucket wholly in the history
         lo, hi = start * self.b - offset, max(start, end) * self.b - offset
-        y = history[lo:hi].reshape(-1, self.b).mean(axis=1)
+        y: FloatArray = history[lo:hi].reshape(-1, self.b).mean(axis=1)
         if self.settings.clip_outliers is not None:
             y = clip_outliers(y, self.settings.clip_outliers)
         if self.settings.level_shift is not None:
