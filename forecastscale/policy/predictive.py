@@ -13,12 +13,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from forecastscale.config import ForecastSettings, NodePool, Target
+from forecastscale.config import Behavior, ForecastSettings, NodePool, ScalingPolicy, ScalingRules, Target
 from forecastscale.errors import NotEnoughHistory
 from forecastscale.forecasters import Forecaster, make_forecaster
 from forecastscale.forecasters.base import clip_outliers, correct_level_shift
 from forecastscale.forecasters.select import Chooser, calibrate
 from forecastscale.policy import behavior, rules
+from forecastscale.policy.burst import BurstState, Sample, burst
 from forecastscale.policy.events import with_events
 from forecastscale.policy.nodes import nodes_for
 from forecastscale.types import Decision, FloatArray, Observation
@@ -197,6 +198,25 @@ class PredictivePolicy:
             raise ValueError("shared forecast tape was built with other fit settings")
         self.forecast = RollingForecast(tape or own, target.forecast.quantile, decision_step_s, refit_phase_s)
         self.behavior = behavior.BehaviorHistory()  # explicit: the live loop persists and restores it
+        self.burst = BurstState()
+        self.surprise: float | None = None  # last completed step's demand / its forecast upper quantile
+        # Panic mode (Knative): up at once to what is observed, never down while it lasts.
+        self._panic_behavior = Behavior(
+            scale_up=ScalingRules(stabilization_window_seconds=0, policies=(
+                ScalingPolicy(type="Pods", value=target.max_replicas, period_seconds=1),)),
+            scale_down=ScalingRules(stabilization_window_seconds=0, select_policy="Disabled",
+                                    policies=(ScalingPolicy(type="Pods", value=1, period_seconds=1),)))
+
+    def _burst(self, obs: Observation, i: int) -> int | None:
+        """Replicas for the observed demand while in panic (None when calm); updates :attr:`surprise`."""
+        t = self.target
+        upper = self.forecast.value_at(i - 1, t.forecast.quantile) if len(obs.demand_history) else None
+        if upper is None:
+            return None
+        sample = Sample(obs.t, float(obs.demand_history[-1]), upper, obs.queue)
+        result = burst([sample], t.burst, self.burst, queue_drain_s=t.max_wait_s or None)
+        self.burst, self.surprise = result.state, result.surprise
+        return replicas_for(result.need, t) if result.panic and result.need is not None else None
 
     def decide(self, obs: Observation) -> Decision:
         """Replicas for the pod lead time and nodes for the node lead time."""
@@ -221,11 +241,19 @@ class PredictivePolicy:
             q = t.forecast.quantile
             detail = (f"max(forecast {forecast} [q{q:g} demand {pod_demand:.3g} over "
                       f"{t.pod_startup_s:g} s], reactive {reactive}) = {wanted}")
+        panic = self._burst(obs, i)
+        if panic is not None:
+            candidates["burst"] = panic
+            detail += f"; panic: demand {obs.demand_history[-1]:.3g} is {self.surprise:.2g}× the forecast's q" \
+                      f"{t.forecast.quantile:g} → {panic}"
+            if panic >= wanted:  # panic's own behaviour (up at once, never down) is what acts now
+                source, wanted = "burst", panic
         source, wanted, note = with_events(obs, t, source, wanted, candidates)
         node_replicas = max(node_replicas, wanted)
         detail += note
+        rules_now = self._panic_behavior if panic is not None else t.behavior
         norm = behavior.normalize(
-            wanted, obs.current_replicas, obs.t, self.behavior, t.behavior, t.min_replicas, t.max_replicas
+            wanted, obs.current_replicas, obs.t, self.behavior, rules_now, t.min_replicas, t.max_replicas
         )
         self.behavior = norm.history
         nodes = max(nodes_for(norm.replicas, self.pool, t.gpus_per_pod),

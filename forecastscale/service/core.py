@@ -220,7 +220,7 @@ class Service:
                 self._log(outcome, side)
                 return outcome
         else:
-            decision = r.decide(now, scale, pools.get(r.pool.name, PoolView()), self._events_for(r, now))
+            decision = r.decide(now, scale, pools.get(r.pool.name, PoolView()), self._events_for(r, now), side)
         status = "ok" if sampled.demand is not None else "degraded"
         return self._act(r, decision, scale, now, may_patch, status, sampled, side)
 

@@ -19,6 +19,8 @@ Names and labels are the contract with the shipped Grafana dashboards:
 ``forecastscale_leader``                                    1 on the replica that may patch, else 0
 ``forecastscale_patches_total{kind}``                       writes made (replicas, nodes, plan)
 ``forecastscale_model_info{target,model}``                  1 for the forecaster in use (``auto``'s choice)
+``forecastscale_forecast_surprise{target}``                 last demand / the forecast's upper quantile for it
+``forecastscale_panic{target}``                             1 while burst (panic) mode holds the target
 ==========================================================  =============================================
 """
 
@@ -64,6 +66,10 @@ class ServiceMetrics:
                                registry=r)
         self.model = Gauge("forecastscale_model_info", "1 for the forecaster a target uses now, 0 for others.",
                            ["target", "model"], registry=r)
+        self.surprise = Gauge("forecastscale_forecast_surprise", "Last demand over the forecast's upper quantile "
+                              "for that step.", ["target"], registry=r)
+        self.panic = Gauge("forecastscale_panic", "1 while burst (panic) mode holds the target.", ["target"],
+                           registry=r)
 
 
 def error_kind(exc: BaseException) -> str:

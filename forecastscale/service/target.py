@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import math
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
@@ -122,7 +123,8 @@ class TargetRunner:
         return "no sample for the last completed step" if self.history.end <= step else "unusable sample"
 
     def side_metrics(self, now: float) -> dict[str, float]:
-        """Queue depth and GPU utilisation now, where configured (exported and logged, not decided on)."""
+        """Queue depth and GPU utilisation now, where configured: exported, logged, and given to the
+        policy's ``queue``/``gpu_utilisation`` metric rules."""
         out: dict[str, float] = {}
         at = datetime.fromtimestamp(math.floor(now / self.step) * self.step, tz=UTC)
         for kind, gauge in (("queue", self.metrics.queue), ("gpu_utilisation", self.metrics.gpu)):
@@ -136,8 +138,8 @@ class TargetRunner:
         return out
 
     # --- decision ---------------------------------------------------------------------------------
-    def observation(self, now: float, scale: ScaleState, pool: PoolView, events: tuple[Window, ...] = ()
-                    ) -> Observation:
+    def observation(self, now: float, scale: ScaleState, pool: PoolView, events: tuple[Window, ...] = (),
+                    side: Mapping[str, float] | None = None) -> Observation:
         """What the policy may know now: history to the last completed step, the cluster as read."""
         ready = min(scale.status_replicas, scale.spec_replicas)
         offset, history = self.history.filled()
@@ -148,12 +150,13 @@ class TargetRunner:
             # count as ready, and pods the controller has not created yet as pending.
             pending_replicas=max(0, scale.spec_replicas - ready),
             nodes_ready=pool.ready, nodes_starting=pool.starting, history_offset=offset, wall_s=now,
-            events=events,
+            queue=(side or {}).get("queue"), gpu_utilisation=(side or {}).get("gpu_utilisation"), events=events,
         )
 
-    def decide(self, now: float, scale: ScaleState, pool: PoolView, events: tuple[Window, ...] = ()) -> Decision:
+    def decide(self, now: float, scale: ScaleState, pool: PoolView, events: tuple[Window, ...] = (),
+               side: Mapping[str, float] | None = None) -> Decision:
         """The policy's decision (the backtest's ``decide``) plus the forecasts it rests on, exported."""
-        decision = self.policy.decide(self.observation(now, scale, pool, events))
+        decision = self.policy.decide(self.observation(now, scale, pool, events, side))
         self.failures, self.last = 0, decision
         self._export_forecast(math.floor(now / self.step))
         return decision
@@ -211,10 +214,14 @@ class TargetRunner:
 
     def _export_forecast(self, i: int) -> None:
         self._export_model()
+        name = self.target.name
+        surprise = getattr(self.policy, "surprise", None)
+        if surprise is not None and math.isfinite(surprise):
+            self.metrics.surprise.labels(name).set(surprise)
+        self.metrics.panic.labels(name).set(1 if getattr(getattr(self.policy, "burst", None), "panic", False) else 0)
         forecast = getattr(self.policy, "forecast", None)
         if forecast is None or forecast.fit is None:
             return
-        name = self.target.name
         for horizon in (self.target.pod_startup_s, self.target.pod_startup_s + self.pool.node_startup_s):
             for q in sorted({MEDIAN, self.target.forecast.quantile}):
                 value = forecast.value_at(i + math.ceil(horizon / self.step), q)

@@ -135,3 +135,20 @@ def test_a_balloon_pool_gets_headroom_pods_for_the_nodes_planned_ahead(
         assert kube.stored("priorityclasses", None, "forecastscale-balloon")["value"] == -10
     assert pool.desired >= headroom  # the spare nodes at least, plus what the planned pods need beyond today's
     service.close()
+
+
+def test_a_queue_rule_scales_on_the_queue_query_prometheus_answers(
+        prometheus: PrometheusServer, kube: ScaleApiDouble, api_client: client.ApiClient) -> None:
+    kube.add("deployments", "default", "chat", replicas=2)
+    rules = [{"type": "demand", "target": {"type": "Utilization", "average_utilization": 100}},
+             {"type": "queue", "target": {"type": "AverageValue", "average_value": 0.5}}]
+    target = chat_target(behavior=FAST_UP, metrics=rules, queue_query=f'{METRIC}{{target="batch"}}',
+                         capacity_per_replica=1000)  # demand alone needs 1 replica: the queue must decide
+    clock = Clock(prometheus.end.timestamp() - 3600)
+    service = build(service_config([target], policy="reactive"), prometheus.url, api_client, clock)
+    report = service.tick()
+    queued = prometheus.written["batch"][int(clock.now - prometheus.start.timestamp()) // prometheus.step_s]
+    decision = report.targets[0].decision
+    assert decision is not None and decision.candidates["reactive"] == math.ceil(queued / 0.5)
+    assert replicas(kube) == min(30, math.ceil(queued / 0.5)) and "queue" in decision.message
+    service.close()
