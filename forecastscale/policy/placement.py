@@ -1,4 +1,4 @@
-"""Node pools sized as the scheduler would place the planned pods (pure; config → bin-packing shapes).
+"""Node pools sized as the scheduler would place the planned pods, and full pools shared (pure).
 
 Every target's planned pods (what its decision says the pools must hold once a node asked for
 now is Ready) are bin-packed, first-fit decreasing, into the pools their node selector,
@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from forecastscale.config import Config, NodePool, Target
+from forecastscale.policy.arbitration import Claim, arbitrate
 from forecastscale.policy.binpack import (
     NodeSelectorRequirement,
     Packing,
@@ -43,3 +44,28 @@ def plan_nodes(config: Config, pods: Mapping[str, int]) -> Packing:
     by_name = {t.name: t for t in config.targets}
     groups = [PodGroup(name, pod_shape(by_name[name]), count) for name, count in pods.items() if count > 0]
     return pack(groups, [pool_shape(p) for p in config.node_pools])
+
+
+def share_pools(config: Config, wanted: Mapping[str, int], lost_gpus: Mapping[str, int] | None = None
+                ) -> dict[str, tuple[int, str]]:
+    """Targets capped where their pool cannot hold what they want: ``{target: (replicas, why)}``.
+
+    Per pool (a target's ``node_pool``), capacity is ``max_nodes × gpus_per_node`` minus GPUs
+    known lost (unhealthy, NotReady, cordoned). When the pool's targets want more GPUs than that,
+    :func:`forecastscale.policy.arbitration.arbitrate` splits it: guaranteed ``min_replicas``
+    first, then by ``share`` × unmet demand, whole pods. Targets that fit are not listed.
+    """
+    lost = lost_gpus or {}
+    out: dict[str, tuple[int, str]] = {}
+    for pool in config.node_pools:
+        mine = [t for t in config.targets if config.pool_for(t).name == pool.name and t.name in wanted]
+        capacity = max(0, pool.max_nodes * pool.gpus_per_node - lost.get(pool.name, 0))
+        if sum(wanted[t.name] * t.gpus_per_pod for t in mine) <= capacity:
+            continue
+        claims = [Claim(t.name, wanted[t.name] * t.gpus_per_pod, min(t.min_replicas, wanted[t.name]) * t.gpus_per_pod,
+                        t.share, t.gpus_per_pod) for t in mine]
+        result = arbitrate(claims, capacity)
+        why = f"pool {pool.name} full: {result.message()}"
+        out.update({t.name: (result.granted[t.name] // t.gpus_per_pod, why) for t in mine
+                    if result.capped_by[t.name]})
+    return out

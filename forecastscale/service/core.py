@@ -2,8 +2,10 @@
 
 A tick: read the clock once; if this replica just became leader, restore the persisted plan;
 per target (in a thread pool: the work is waiting on Prometheus and the API server) pull samples,
-read the scale, decide with the policy core or hold/fall back when data is missing, patch if
-leading, export and log one JSON line; then size node pools; then, if leading, save the plan.
+read the scale, decide with the policy core or hold/fall back when data is missing; where a
+pool's ``max_nodes`` cannot hold what its targets want, share it out (guaranteed minima, then
+share × unmet demand); per target patch if leading, export and log one JSON line; then size node
+pools; then, if leading, save the plan.
 Errors are contained per target: a 403 on one Deployment or a Prometheus outage never stops the
 loop, it is logged, counted in ``forecastscale_errors_total{kind}`` and retried next tick.
 """
@@ -23,6 +25,7 @@ from forecastscale.actuators.errors import KubeApiError
 from forecastscale.config import Config
 from forecastscale.errors import ForecastscaleError, TemporaryError
 from forecastscale.policy.events import EventBook
+from forecastscale.policy.placement import share_pools
 from forecastscale.service.events_api import EventStore
 from forecastscale.service.metrics import ServiceMetrics, error_kind
 from forecastscale.service.models import seed_models
@@ -69,6 +72,18 @@ class TickReport:
     @property
     def ok(self) -> bool:
         return all(o.status == "ok" for o in self.targets) and all(p.error is None for p in self.pools)
+
+
+@dataclass(frozen=True)
+class _Decided:
+    """A target's decision this tick, before the pools are shared out and it is applied."""
+
+    runner: TargetRunner
+    decision: Decision
+    scale: ScaleState
+    status: str
+    sampled: Sampled
+    side: dict[str, float]
 
 
 class Service:
@@ -178,8 +193,11 @@ class Service:
         self.metrics.leader.set(1 if leader else 0)
         pools = self._read_pools()
         self._reachable.clear()
-        outcomes = list(self._pool.map(lambda r: self._tick_target(r, now, may_patch, pools), self.runners))
+        decided = list(self._pool.map(lambda r: self._decide(r, now, pools), self.runners))
         self.prometheus_ok = any(self._reachable)
+        caps = share_pools(self.config, {d.runner.target.name: d.decision.replicas for d in decided
+                                         if isinstance(d, _Decided)})
+        outcomes = list(self._pool.map(lambda d: self._finish(d, caps, now, may_patch), decided))
         pool_outcomes = size_pools(self.config, self.runners, outcomes, self.pool_actuators, pools, may_patch,
                                    self.metrics)
         if may_patch:
@@ -201,8 +219,18 @@ class Service:
                                    max(0, state.spec_replicas - state.status_replicas))
         return views
 
-    def _tick_target(self, r: TargetRunner, now: float, may_patch: bool, pools: Mapping[str, PoolView]
-                     ) -> TargetOutcome:
+    def _finish(self, d: TargetOutcome | _Decided, caps: Mapping[str, tuple[int, str]], now: float,
+                may_patch: bool) -> TargetOutcome:
+        """Act on a decision (cut first if its pool is full and shared); outcomes already final pass."""
+        if isinstance(d, TargetOutcome):
+            return d
+        decision = d.decision
+        cap = caps.get(d.runner.target.name)
+        if cap is not None:
+            decision = d.runner.capped(now, decision, d.scale.spec_replicas, *cap)
+        return self._act(d.runner, decision, d.scale, now, may_patch, d.status, d.sampled, d.side)
+
+    def _decide(self, r: TargetRunner, now: float, pools: Mapping[str, PoolView]) -> TargetOutcome | _Decided:
         name = r.target.name
         sampled = self._sample(r, now)
         side = self._side(r, now)
@@ -222,7 +250,7 @@ class Service:
         else:
             decision = r.decide(now, scale, pools.get(r.pool.name, PoolView()), self._events_for(r, now), side)
         status = "ok" if sampled.demand is not None else "degraded"
-        return self._act(r, decision, scale, now, may_patch, status, sampled, side)
+        return _Decided(r, decision, scale, status, sampled, side)
 
     def _sample(self, r: TargetRunner, now: float) -> Sampled:
         try:

@@ -184,6 +184,17 @@ class TargetRunner:
         h = self.policy.behavior
         self.policy.behavior = replace(h, events=tuple(e for e in h.events if e[0] != now))
 
+    def capped(self, now: float, decision: Decision, current: int, replicas: int, why: str) -> Decision:
+        """``decision`` cut to ``replicas`` by a full pool's arbitration; the recorded scale event follows."""
+        self.not_applied(now)
+        h = self.policy.behavior
+        if replicas != current:
+            self.policy.behavior = replace(h, events=(*h.events, (now, replicas - current)))
+        self.last = replace(decision, replicas=replicas, reason=f"{decision.reason}/capped:share",
+                            message=f"{decision.message}; {why}",
+                            candidates={**decision.candidates, "capped": replicas})
+        return self.last
+
     def apply(self, replicas: int) -> ApplyResult:
         """Patch the workload (the actuator writes only if ``spec.replicas`` differs)."""
         return self.actuator.apply(replicas)

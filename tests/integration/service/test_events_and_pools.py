@@ -152,3 +152,24 @@ def test_a_queue_rule_scales_on_the_queue_query_prometheus_answers(
     assert decision is not None and decision.candidates["reactive"] == math.ceil(queued / 0.5)
     assert replicas(kube) == min(30, math.ceil(queued / 0.5)) and "queue" in decision.message
     service.close()
+
+
+def test_a_full_pool_is_shared_by_share_and_the_decision_says_who_was_capped(
+        prometheus: PrometheusServer, kube: ScaleApiDouble, api_client: client.ApiClient) -> None:
+    for name in ("chat", "batch"):
+        kube.add("deployments", "default", name, replicas=2)
+    # each wants far more than the pool holds: capacity 1 replica-equivalent per demand unit
+    targets = [chat_target(behavior=FAST_UP, capacity_per_replica=1, gpus_per_pod=2, share=3, min_replicas=2),
+               chat_target(name="batch", behavior=FAST_UP, capacity_per_replica=1, gpus_per_pod=2, share=1,
+                           min_replicas=2, workload={"kind": "Deployment", "name": "batch", "namespace": "default"})]
+    data = service_config(targets, policy="reactive")
+    data["node_pools"][0]["max_nodes"] = 2  # 16 GPUs = 8 pods of 2 GPUs between them
+    service = build(data, prometheus.url, api_client, Clock(prometheus.end.timestamp() - 3600))
+    report = service.tick()
+    got = {o.target: o.decision for o in report.targets}
+    assert all(d is not None and d.reason.endswith("/capped:share") for d in got.values())
+    chat, batch = replicas(kube, "chat"), replicas(kube, "batch")
+    assert 2 * (chat + batch) <= 16 and chat >= 2 and batch >= 2  # capacity held, minima held
+    assert chat > batch  # share 3 vs 1 (both want more than the whole pool)
+    assert got["chat"] is not None and "capped by" in got["chat"].message and got["chat"].candidates["capped"] == chat
+    service.close()
