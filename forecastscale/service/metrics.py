@@ -21,6 +21,7 @@ Names and labels are the contract with the shipped Grafana dashboards:
 ``forecastscale_model_info{target,model}``                  1 for the forecaster in use (``auto``'s choice)
 ``forecastscale_forecast_surprise{target}``                 last demand / the forecast's upper quantile for it
 ``forecastscale_panic{target}``                             1 while burst (panic) mode holds the target
+``forecastscale_unplaced_pods{target}``                     planned pods that fit no node pool (logged why)
 ==========================================================  =============================================
 """
 
@@ -68,6 +69,8 @@ class ServiceMetrics:
                            ["target", "model"], registry=r)
         self.surprise = Gauge("forecastscale_forecast_surprise", "Last demand over the forecast's upper quantile "
                               "for that step.", ["target"], registry=r)
+        self.unplaced = Gauge("forecastscale_unplaced_pods", "Planned pods that fit no node pool.", ["target"],
+                              registry=r)
         self.panic = Gauge("forecastscale_panic", "1 while burst (panic) mode holds the target.", ["target"],
                            registry=r)
 

@@ -83,6 +83,8 @@ def size_pools(config: Config, runners: Sequence[TargetRunner], outcomes: Sequen
     autoscaler turns those pending pods into nodes, and real pods preempt them).
     """
     planned, running = plan(config, runners, outcomes)
+    for t in config.targets:
+        metrics.unplaced.labels(t.name).set(planned.unplaced.get(t.name, (0, ""))[0])
     if planned.unplaced:
         log.warning("node pools: %s", planned.message())
     out: list[PoolOutcome] = []

@@ -173,3 +173,17 @@ def test_a_full_pool_is_shared_by_share_and_the_decision_says_who_was_capped(
     assert chat > batch  # share 3 vs 1 (both want more than the whole pool)
     assert got["chat"] is not None and "capped by" in got["chat"].message and got["chat"].candidates["capped"] == chat
     service.close()
+
+
+def test_pods_that_fit_no_pool_are_reported_not_dropped(
+        prometheus: PrometheusServer, kube: ScaleApiDouble, api_client: client.ApiClient) -> None:
+    kube.add("deployments", "default", "chat", replicas=2)
+    target = chat_target(node_selector={"accelerator": "h100"})  # the only pool has no such label
+    service = build(service_config([target], policy="reactive"), prometheus.url, api_client,
+                    Clock(prometheus.end.timestamp() - 3600))
+    report = service.tick()
+    planned = report.targets[0].decision
+    assert planned is not None
+    value = service.metrics.registry.get_sample_value("forecastscale_unplaced_pods", {"target": "chat"})
+    assert value == (planned.pods_ahead or planned.replicas) > 0
+    service.close()
