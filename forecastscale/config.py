@@ -17,7 +17,13 @@ from pydantic import Field, ValidationError, model_validator
 from forecastscale.config_base import _Model
 from forecastscale.config_events import BurstSettings, CronEvent
 from forecastscale.config_rules import MetricRule
-from forecastscale.config_scheduling import BalloonSettings, NodeSelectorRequirementSpec, TaintSpec, TolerationSpec
+from forecastscale.config_scheduling import (
+    BalloonSettings,
+    HealthSettings,
+    NodeSelectorRequirementSpec,
+    TaintSpec,
+    TolerationSpec,
+)
 from forecastscale.errors import ConfigError
 
 
@@ -145,6 +151,7 @@ class NodePool(_Model):
     labels: dict[str, str] = Field(default_factory=dict, description="node labels, for selectors and affinity")
     taints: tuple[TaintSpec, ...] = ()
     headroom_nodes: int = Field(default=0, ge=0, description="spare nodes kept on top of the bin-packed need")
+    health: HealthSettings = Field(default_factory=HealthSettings)
 
     @model_validator(mode="after")
     def _bounds(self) -> NodePool:
@@ -224,6 +231,8 @@ class Queries(_Model):
     demand: str | None = None
     queue: str | None = None
     gpu_utilisation: str | None = None
+    gpu_health: str | None = Field(default=None, description="instant PromQL, one series per unhealthy GPU labelled "
+                                   "by node and gpu (e.g. DCGM_FI_DEV_XID_ERRORS > 0)")
 
 
 class LeaderElection(_Model):

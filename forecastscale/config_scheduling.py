@@ -68,3 +68,14 @@ class BalloonSettings(_Model):
     priority_class: str = Field(default="forecastscale-balloon", min_length=1)
     priority_value: int = Field(default=-10, lt=0, description="negative: any real pod preempts a balloon")
     image: str = Field(default="registry.k8s.io/pause:3.10", min_length=1)
+
+
+class HealthSettings(_Model):
+    """Health-aware capacity for a pool: read its nodes (by its ``labels``) every tick; NotReady or
+    cordoned nodes and unhealthy GPUs are not counted as capacity, and replacement nodes are planned."""
+
+    enabled: bool = Field(default=False, description="list the pool's nodes (needs get/list on nodes)")
+    fail_threshold: int = Field(default=2, ge=1, description="failures within window_s that quarantine a GPU")
+    window_s: float = Field(default=3600, gt=0, description="how long a failure is remembered")
+    quarantine_s: float = Field(default=1800, ge=0, description="healthy this long before a quarantined GPU "
+                                                                 "counts again")

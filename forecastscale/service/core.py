@@ -27,6 +27,7 @@ from forecastscale.errors import ForecastscaleError, TemporaryError
 from forecastscale.policy.events import EventBook
 from forecastscale.policy.placement import share_pools
 from forecastscale.service.events_api import EventStore
+from forecastscale.service.health import HealthWatch
 from forecastscale.service.metrics import ServiceMetrics, error_kind
 from forecastscale.service.models import seed_models
 from forecastscale.service.plan_codec import merge_plan, plan_entry
@@ -97,8 +98,8 @@ class Service:
     def __init__(self, config: Config, source: PrometheusSource, actuators: Mapping[str, Actuator],
                  metrics: ServiceMetrics, *, pool_actuators: Mapping[str, Actuator] | None = None,
                  clock: Callable[[], float] = time.time, elector: Elector | None = None,
-                 plan: PlanSink | None = None, dry_run: bool = False) -> None:
-        self.config, self.metrics, self.clock = config, metrics, clock
+                 plan: PlanSink | None = None, dry_run: bool = False, health: HealthWatch | None = None) -> None:
+        self.config, self.metrics, self.clock, self.health = config, metrics, clock, health
         self.elector, self.plan, self.dry_run = elector, plan, dry_run
         n = len(config.targets)
         # Target k refits k/n of an interval early the first time: refits spread over the ticks.
@@ -192,14 +193,16 @@ class Service:
         may_patch = leader and self._restored
         self.metrics.leader.set(1 if leader else 0)
         pools = self._read_pools()
+        if self.health is not None:
+            self.health.read(now)
         self._reachable.clear()
         decided = list(self._pool.map(lambda r: self._decide(r, now, pools), self.runners))
         self.prometheus_ok = any(self._reachable)
         caps = share_pools(self.config, {d.runner.target.name: d.decision.replicas for d in decided
-                                         if isinstance(d, _Decided)})
+                                         if isinstance(d, _Decided)}, self.health.lost() if self.health else None)
         outcomes = list(self._pool.map(lambda d: self._finish(d, caps, now, may_patch), decided))
         pool_outcomes = size_pools(self.config, self.runners, outcomes, self.pool_actuators, pools, may_patch,
-                                   self.metrics)
+                                   self.metrics, self.health.replacement_nodes() if self.health else None)
         if may_patch:
             self._save(now)
         self.metrics.tick.observe(time.perf_counter() - started)

@@ -22,6 +22,7 @@ Names and labels are the contract with the shipped Grafana dashboards:
 ``forecastscale_forecast_surprise{target}``                 last demand / the forecast's upper quantile for it
 ``forecastscale_panic{target}``                             1 while burst (panic) mode holds the target
 ``forecastscale_unplaced_pods{target}``                     planned pods that fit no node pool (logged why)
+``forecastscale_gpus_excluded{pool}``                       GPUs not counted: unhealthy, NotReady, cordoned
 ==========================================================  =============================================
 """
 
@@ -69,6 +70,8 @@ class ServiceMetrics:
                            ["target", "model"], registry=r)
         self.surprise = Gauge("forecastscale_forecast_surprise", "Last demand over the forecast's upper quantile "
                               "for that step.", ["target"], registry=r)
+        self.gpus_excluded = Gauge("forecastscale_gpus_excluded", "GPUs not counted as capacity (unhealthy, "
+                                   "NotReady or cordoned nodes).", ["pool"], registry=r)
         self.unplaced = Gauge("forecastscale_unplaced_pods", "Planned pods that fit no node pool.", ["target"],
                               registry=r)
         self.panic = Gauge("forecastscale_panic", "1 while burst (panic) mode holds the target.", ["target"],

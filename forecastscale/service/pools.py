@@ -75,12 +75,14 @@ def _held(pool: NodePool, desired: int, current: int | None, runners: Sequence[T
 
 def size_pools(config: Config, runners: Sequence[TargetRunner], outcomes: Sequence[TargetOutcome],
                actuators: Mapping[str, Actuator], views: Mapping[str, PoolView], may_patch: bool,
-               metrics: ServiceMetrics) -> list[PoolOutcome]:
+               metrics: ServiceMetrics, replacement: Mapping[str, int] | None = None) -> list[PoolOutcome]:
     """Work out and (if ``may_patch``) apply every pool's node count; errors are contained per pool.
 
     A MachineDeployment gets the nodes the planned pods need; a balloon Deployment gets one
     whole-node headroom pod per node planned beyond what the running pods need (the cluster
-    autoscaler turns those pending pods into nodes, and real pods preempt them).
+    autoscaler turns those pending pods into nodes, and real pods preempt them). ``replacement``
+    adds nodes per pool for capacity that is there but unusable (unhealthy GPUs, NotReady or
+    cordoned nodes), within ``max_nodes``.
     """
     planned, running = plan(config, runners, outcomes)
     for t in config.targets:
@@ -93,11 +95,13 @@ def size_pools(config: Config, runners: Sequence[TargetRunner], outcomes: Sequen
         balloon = pool.balloon is not None
         view = views.get(pool.name)
         current = None if view is None else view.ready + view.starting
-        desired = _held(pool, planned.nodes[pool.name], None if balloon else current, runners, outcomes)
+        extra = (replacement or {}).get(pool.name, 0)
+        desired = _held(pool, min(planned.nodes[pool.name] + extra, pool.max_nodes), None if balloon else current,
+                        runners, outcomes)
         metrics.nodes.labels(pool.name).set(desired)
         if balloon:
             # Both packings include the headroom: the spare nodes are the difference, plus the headroom.
-            desired = max(0, desired - running.nodes[pool.name]) + pool.headroom_nodes
+            desired = max(0, desired - extra - running.nodes[pool.name]) + pool.headroom_nodes + extra
             current = None if view is None else view.ready + view.starting
         if actuator is None:
             out.append(PoolOutcome(pool.name, desired, current, "unmanaged"))
