@@ -14,12 +14,13 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from forecastscale import __version__
-from forecastscale.backtest import frontier_report, report
+from forecastscale.backtest import frontier_report, report, shared_report
 from forecastscale.backtest.frontier_report import SweepResult
 from forecastscale.backtest.runner import build_scenario
 from forecastscale.backtest.suite import (
     Job,
     TraceResult,
+    default_policies,
     parse_policies,
     plan_jobs,
     run_job,
@@ -29,6 +30,7 @@ from forecastscale.backtest.suite import (
 )
 from forecastscale.backtest.sweep import DEFAULT_LEVELS, SLO_METRICS, grid, sweep
 from forecastscale.backtest.tune import NoSettingMeetsSlo, parse_slo, tune, tuned_config
+from forecastscale.backtest.window import ScoreWindow, parse_window
 from forecastscale.config import Config, Target, load_config
 from forecastscale.errors import ConfigError, ForecastscaleError
 from forecastscale.sources.csvtrace import Trace, load_trace
@@ -75,8 +77,8 @@ def _progress(quiet: bool) -> Progress:
     return Progress(*columns, console=err, transient=True, disable=quiet)
 
 
-def _run_all(jobs: list[Job], policies: list[str], quiet: bool) -> list[TraceResult]:
-    scenarios = [scenario_for(job) for job in jobs]  # all loaded first: the bar gets a true total
+def _run_all(jobs: list[Job], policies: list[str], quiet: bool, window: ScoreWindow | None = None) -> list[TraceResult]:
+    scenarios = [scenario_for(job, window) for job in jobs]  # all loaded first: the bar gets a true total
     results = []
     with _progress(quiet) as progress:
         task = progress.add_task("replaying", total=sum(len(sc.demand) for sc in scenarios) * len(policies))
@@ -124,6 +126,31 @@ def _levels(text: str, metric: str) -> tuple[float, ...]:
         raise ConfigError("--levels", [f"expected comma-separated numbers, got {text!r}"]) from None
 
 
+def _policies(text: str, jobs: list[Job], do_sweep: bool) -> list[str]:
+    """``--policy`` as given, or the default list for ``jobs``; a sweep needs oracle."""
+    names = parse_policies(text) if text else default_policies(jobs)
+    return [*names, "oracle"] if do_sweep and "oracle" not in names else names
+
+
+def _check_shared(do_sweep: bool, window: str | None, trace: list[Path] | None) -> None:
+    if do_sweep or window or trace:
+        raise ConfigError("--shared-pool", ["replays the configs' targets together; it cannot be combined with "
+                                            "--sweep, --window or --trace"])
+
+
+def _shared_backtest(jobs: list[Job], policies: list[str], json_out: Path | None, quiet: bool) -> None:
+    with _progress(quiet) as progress:
+        task = progress.add_task("replaying shared pools", total=None)
+        results = shared_report.run_pools(jobs, policies, lambda what: progress.update(task, description=what))
+    out = Console()
+    for r in results:
+        out.print(shared_report.rich_table(r))
+        for line in shared_report.message_lines(r):
+            out.print(escape(line), highlight=False, soft_wrap=True)
+    if json_out:
+        shared_report.write_json(results, json_out)
+
+
 @app.command()
 def backtest(
     trace: Annotated[list[Path] | None, typer.Option(
@@ -133,9 +160,10 @@ def backtest(
         "--config", help=f"YAML config (repeatable). Default: data/{DEFAULT_CONFIG}.")] = None,
     target: Annotated[str | None, typer.Option(help="Only this target of the config.")] = None,
     policy: Annotated[str, typer.Option(
-        help="Comma-separated policies: reactive (Kubernetes HPA v2 + cluster-autoscaler), "
-        "predictive (forecast over the lead time, HPA floor), oracle (perfect foresight).")]
-        = "reactive,predictive,oracle",
+        help="Comma-separated policies: reactive (Kubernetes HPA v2 + cluster-autoscaler, no event floors), "
+        "forecast_only (predictive without event floors), predictive (forecast over the lead time, HPA floor, "
+        "event floors), oracle (perfect foresight). Default: reactive,predictive,oracle, plus forecast_only "
+        "when a target has schedules.")] = "",
     json_out: Annotated[Path | None, typer.Option("--json", help="Write scores as JSON here.")] = None,
     plot: Annotated[Path | None, typer.Option(
         help="Write a PNG here: demand vs ready capacity, or with --sweep the frontiers.")] = None,
@@ -154,6 +182,13 @@ def backtest(
         "--jobs", help="Sweep processes (default: one per core; 1 runs in this process).")] = None,
     model: Annotated[str | None, typer.Option(
         help="Override every target's forecast.model (e.g. auto, mstl, gbm).")] = None,
+    window: Annotated[str | None, typer.Option(
+        help="Score only START/END (ISO-8601 on the trace's clock, no zone = UTC), e.g. "
+        "2014-12-31T23:00/2015-01-01T06:00; the replay starts the warm-up (or the fit window, if longer) "
+        "before START. Adds under-provisioned minutes.")] = None,
+    shared_pool: Annotated[bool, typer.Option(
+        "--shared-pool", help="Replay the targets of each config that share a node pool together, in "
+        "lockstep: when the pool's max_nodes binds, minima first, the rest by share × unmet demand.")] = False,
     quiet: Annotated[bool, typer.Option(help="No progress bar or trace summaries.")] = False,
 ) -> None:
     """Replay real demand through each policy and a simulated GPU cluster; compare GPU-hours and SLO.
@@ -164,11 +199,17 @@ def backtest(
         if slo_metric not in SLO_METRICS:
             raise ConfigError("--slo-metric", [f"unknown metric {slo_metric!r}; have {', '.join(SLO_METRICS)}"])
         level_values = _levels(levels, slo_metric)
-        policies = parse_policies(policy + (",oracle" if do_sweep and "oracle" not in policy else ""))
+        span = parse_window(window) if window else None
+        if shared_pool:
+            _check_shared(do_sweep, window, trace)
         paths = config or [bundled_data_dir() / DEFAULT_CONFIG]
         configs: list[tuple[Path, Config]] = [(p, with_model(load_config(p), model)) for p in paths]
         jobs = plan_jobs(configs, trace or [], target)
-        results = _run_all(jobs, policies, quiet)
+        policies = _policies(policy, jobs, do_sweep)
+        if shared_pool:
+            _shared_backtest(jobs, policies, json_out, quiet)
+            return
+        results = _run_all(jobs, policies, quiet, span)
         swept = _sweep_all(results, slo_metric, level_values, workers, quiet) if do_sweep else []
     except ForecastscaleError as exc:
         raise fail(exc) from exc

@@ -12,6 +12,7 @@ import math
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 import numpy as np
 
@@ -27,7 +28,9 @@ from forecastscale.policy.reactive import ReactivePolicy
 from forecastscale.sources.csvtrace import Trace
 from forecastscale.types import Decision, FloatArray, Observation
 
-POLICIES = ("reactive", "predictive", "oracle")
+# forecast_only: the predictive policy without the target's event floors (cron schedules), so a
+# scenario with a known event can show what the floor adds over the forecast alone.
+POLICIES = ("reactive", "forecast_only", "predictive", "oracle")
 DEFAULT_WARMUP_S = 2 * 86400.0
 
 
@@ -41,6 +44,13 @@ class Scenario:
     demand: FloatArray  # target units per second, one value per decision step
     step_s: float
     warmup_steps: int
+    end_step: int | None = None  # scores stop before this step (None: the end); replay may run on
+    window: tuple[datetime, datetime] | None = None  # the scored span on the trace's clock, if cut to one
+
+    @property
+    def scored_end(self) -> int:
+        """First step after the scored span."""
+        return len(self.demand) if self.end_step is None else self.end_step
 
 
 def resample(trace: Trace, step_s: float, scale: float) -> FloatArray:
@@ -69,10 +79,27 @@ def build_scenario(config: Config, target: Target, trace: Trace) -> Scenario:
     return Scenario(trace, target, config.pool_for(target), demand, step, warmup_steps)
 
 
+class ForecastOnlyPolicy(PredictivePolicy):
+    """The predictive policy built on a target without ``schedules``: forecast and HPA floor only."""
+
+    name = "forecast_only"
+
+
+def without_events(target: Target) -> Target:
+    """``target`` with its cron ``schedules`` removed (the baselines an event floor is judged against)."""
+    return target.model_copy(update={"schedules": ()})
+
+
 def make_policy(name: str, sc: Scenario, tape: ForecastTape | None = None) -> Policy:
-    """A fresh policy called ``name`` for scenario ``sc`` (predictive may share a forecast ``tape``)."""
+    """A fresh policy called ``name`` for scenario ``sc`` (predictive ones may share a forecast ``tape``).
+
+    ``reactive`` is the plain HPA: the target's event floors are stripped so it stays the baseline;
+    ``forecast_only`` is ``predictive`` without them (fits do not depend on events: it may share the tape).
+    """
     if name == "reactive":
-        return ReactivePolicy(sc.target, sc.pool)
+        return ReactivePolicy(without_events(sc.target), sc.pool)
+    if name == "forecast_only":
+        return ForecastOnlyPolicy(without_events(sc.target), sc.pool, sc.trace.step_s, sc.step_s, tape)
     if name == "predictive":
         return PredictivePolicy(sc.target, sc.pool, sc.trace.step_s, sc.step_s, tape)
     if name == "oracle":
@@ -112,10 +139,11 @@ def run_policy(sc: Scenario, policy: Policy, on_progress: Callable[[int], None] 
         gpus[i] = sim.provisioned_gpus
         replicas[i] = sim.replicas
         nodes[i] = sim.nodes_ready + len(sim.nodes_starting)
-        if i >= sc.warmup_steps:
+        if sc.warmup_steps <= i < sc.scored_end:
             reasons[d.reason] += 1
         if on_progress is not None and (i + 1) % 1000 == 0:
             on_progress(i + 1)
-    scores = score(sc.demand, capacity, gpus, replicas, nodes, dt, sc.warmup_steps, sc.pool.gpu_hour_cost,
-                   t.max_wait_s)
+    end = sc.scored_end  # steps replayed past the window only keep the oracle's look-ahead true
+    scores = score(sc.demand[:end], capacity[:end], gpus[:end], replicas[:end], nodes[:end], dt, sc.warmup_steps,
+                   sc.pool.gpu_hour_cost, t.max_wait_s)
     return RunResult(policy.name, scores, capacity, replicas, nodes, dict(reasons))

@@ -7,9 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from forecastscale.backtest.runner import POLICIES, RunResult, Scenario, build_scenario, make_policy, run_policy
+from forecastscale.backtest.window import ScoreWindow, build_window_scenario
 from forecastscale.config import Config, Target
 from forecastscale.errors import ConfigError
 from forecastscale.forecasters import MODELS
+from forecastscale.policy.predictive import make_tape
 from forecastscale.sources.csvtrace import load_trace
 
 
@@ -40,6 +42,14 @@ def parse_policies(text: str) -> list[str]:
         raise ConfigError("--policy", [f"unknown policy {', '.join(map(repr, bad)) or '(none)'}; "
                                         f"have {', '.join(POLICIES)}"])
     return names
+
+
+def default_policies(jobs: Sequence[Job]) -> list[str]:
+    """reactive, predictive, oracle; with ``forecast_only`` too when some target has event schedules
+    (without them it is the very same policy as ``predictive``)."""
+    if any(job.target.schedules for job in jobs):
+        return ["reactive", "forecast_only", "predictive", "oracle"]
+    return ["reactive", "predictive", "oracle"]
 
 
 def plan_jobs(configs: Sequence[tuple[Path, Config]], traces: Sequence[Path], target: str | None) -> list[Job]:
@@ -87,13 +97,21 @@ def select_target(path: Path, config: Config, name: str | None) -> Target:
     raise ConfigError(str(path), [f"--target: no target named {name!r}; have {[t.name for t in config.targets]}"])
 
 
-def scenario_for(job: Job) -> Scenario:
-    """Load the job's trace and resample it for its config."""
-    return build_scenario(job.config, job.target, load_trace(job.trace_path))
+def scenario_for(job: Job, window: ScoreWindow | None = None) -> Scenario:
+    """Load the job's trace and resample it for its config (cut to ``window`` and its lead-in, if given)."""
+    trace = load_trace(job.trace_path)
+    if window is not None:
+        return build_window_scenario(job.config, job.target, trace, window)
+    return build_scenario(job.config, job.target, trace)
 
 
 def run_job(job: Job, scenario: Scenario, policies: Sequence[str],
             on_progress: Callable[[int], None] | None = None) -> TraceResult:
-    """Replay ``scenario`` (see :func:`scenario_for`) under each policy, in the order given."""
-    runs = {name: run_policy(scenario, make_policy(name, scenario), on_progress) for name in policies}
+    """Replay ``scenario`` (see :func:`scenario_for`) under each policy, in the order given.
+
+    ``predictive`` and ``forecast_only`` share one forecast tape when both run: same fits, one cost."""
+    sc = scenario
+    both = {"predictive", "forecast_only"} <= set(policies)
+    tape = make_tape(sc.target, sc.pool, sc.trace.step_s, sc.step_s) if both else None
+    runs = {name: run_policy(sc, make_policy(name, sc, tape), on_progress) for name in policies}
     return TraceResult(job, scenario, runs)

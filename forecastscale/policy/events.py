@@ -244,14 +244,18 @@ def floor(windows: Iterable[Window], t: float, base_replicas: int) -> tuple[int,
     return best if best is not None else (0, None)
 
 
-def event_floor(obs: Observation, target: Target, base_replicas: int) -> tuple[int, str | None]:
-    """The floor at ``obs`` from ``target``'s cron schedules (at the wall clock, pre-warmed by its pod
-    startup time) and the announced events the observation carries; ``(0, None)`` when none is in force."""
+def event_floor(obs: Observation, target: Target, base_replicas: int, ahead_s: float = 0.0
+                ) -> tuple[int, str | None]:
+    """The floor ``ahead_s`` after ``obs`` from ``target``'s cron schedules (at the wall clock,
+    pre-warmed by its pod startup time) and the announced events the observation carries;
+    ``(0, None)`` when none is in force. ``ahead_s`` = the node start-up time asks what the
+    nodes requested now must hold when they are Ready."""
     windows = list(obs.events)
+    now = (obs.wall_s if obs.wall_s is not None else obs.t) + ahead_s
     if obs.wall_s is not None:
         for event in target.schedules:
-            windows += cron_windows(event, obs.wall_s, obs.wall_s + 1.0, target.pod_startup_s)
-    return floor(windows, obs.wall_s if obs.wall_s is not None else obs.t, base_replicas) if windows else (0, None)
+            windows += cron_windows(event, now, now + 1.0, target.pod_startup_s)
+    return floor(windows, now, base_replicas) if windows else (0, None)
 
 
 def with_events(obs: Observation, target: Target, source: str, wanted: int,

@@ -20,7 +20,7 @@ from forecastscale.forecasters.base import clip_outliers, correct_level_shift
 from forecastscale.forecasters.select import Chooser, calibrate
 from forecastscale.policy import behavior, rules
 from forecastscale.policy.burst import BurstState, Sample, burst
-from forecastscale.policy.events import with_events
+from forecastscale.policy.events import event_floor, with_events
 from forecastscale.policy.nodes import nodes_for
 from forecastscale.types import Decision, FloatArray, Observation
 
@@ -249,7 +249,8 @@ class PredictivePolicy:
             if panic >= wanted:  # panic's own behaviour (up at once, never down) is what acts now
                 source, wanted = "burst", panic
         source, wanted, note = with_events(obs, t, source, wanted, candidates)
-        node_replicas = max(node_replicas, wanted)
+        # Nodes asked for now are Ready node_startup_s later: they must hold the floor in force then.
+        node_replicas = max(node_replicas, wanted, event_floor(obs, t, wanted, self.pool.node_startup_s)[0])
         detail += note
         rules_now = self._panic_behavior if panic is not None else t.behavior
         norm = behavior.normalize(

@@ -48,8 +48,12 @@ def _unready(obs: Observation) -> int:
 
 def _demand(obs: Observation, target: Target, goal: MetricTarget) -> tuple[int, str] | None:
     # Utilisation is a fraction of capacity_per_replica; AverageValue is demand per replica.
-    util = (goal.average_utilization or 0) / 100 if goal.type == "Utilization" else \
-        (goal.average_value or 0.0) / target.capacity_per_replica
+    if not target.metrics:  # the default rule: target_utilisation as written (not rounded to a whole %)
+        util = target.target_utilisation
+    elif goal.type == "Utilization":
+        util = (goal.average_utilization or 0) / 100
+    else:
+        util = (goal.average_value or 0.0) / target.capacity_per_replica
     # The last completed step's demand: the metric a controller scrapes is one step old (0 before any).
     demand = float(obs.demand_history[-1]) if len(obs.demand_history) else 0.0
     inp = hpa.HpaInput(obs.current_replicas, obs.ready_replicas, _unready(obs), demand,

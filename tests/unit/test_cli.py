@@ -145,3 +145,49 @@ def test_tune_failures(small_setup: Path, args: list[str], code: int, message: s
                                  str(small_setup / "elb3d.csv"), "--quiet", *args])
     assert result.exit_code == code, result.output
     assert message in result.output
+
+
+@pytest.fixture(scope="module")
+def shared_setup(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shared-pool scenario on the first 3 days of both of its traces."""
+    folder = tmp_path_factory.mktemp("shared")
+    config = (DATA / "scenarios" / "shared_pool.yaml").read_text(encoding="utf-8")
+    for name in ("elb_request_count_8c0756.csv", "Twitter_volume_GOOG.csv"):
+        lines = (DATA / name).read_text(encoding="utf-8").splitlines()
+        (folder / name).write_text("\n".join(lines[: 1 + 3 * 288]) + "\n", encoding="utf-8")
+        config = config.replace(f"trace: ../{name}", f"trace: {name}")
+    (folder / "shared.yaml").write_text(config, encoding="utf-8")
+    return folder
+
+
+def test_shared_pool_prints_caps_and_writes_json(shared_setup: Path) -> None:
+    out = shared_setup / "shared.json"
+    result = runner.invoke(app, ["backtest", "--shared-pool", "--config", str(shared_setup / "shared.yaml"),
+                                 "--policy", "reactive", "--json", str(out), "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert "shared pool shared-8x" in result.output and "capped by" in result.output
+    [pool] = json.loads(out.read_text())["shared_pools"]
+    targets = pool["policies"]["reactive"]["targets"]
+    assert set(targets) == {"chat-llm", "news-summariser"}
+    assert {"capped_steps", "capped_pct", "capped_gpu_pct", "top_caps", "gpu_hours"} <= set(targets["chat-llm"])
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--window", "2014-04-12T00:00"], "expected START/END"),
+    (["--shared-pool", "--sweep"], "cannot be combined"),
+    (["--window", "2030-01-01T00:00/2030-01-02T00:00"], "is not inside"),
+])
+def test_window_and_shared_pool_errors(small_setup: Path, args: list[str], message: str) -> None:
+    result = runner.invoke(app, ["backtest", "--config", str(small_setup / "small.yaml"), "--quiet", *args])
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+def test_window_adds_underprovisioned_minutes(small_setup: Path) -> None:
+    out = small_setup / "window.json"
+    result = runner.invoke(app, ["backtest", "--config", str(small_setup / "small.yaml"), "--policy", "reactive",
+                                 "--window", "2014-04-12T12:00/2014-04-12T18:00", "--json", str(out), "--quiet"])
+    assert result.exit_code == 0, result.output
+    [trace] = json.loads(out.read_text())["traces"]
+    assert trace["scored_steps"] == 360 and trace["window"]["start"] == "2014-04-12T12:00:00+00:00"
+    assert "underprovisioned_min" in trace["policies"]["reactive"]

@@ -1,0 +1,131 @@
+"""Output of a shared-pool backtest (``backtest --shared-pool``): table, JSON, and how it is planned."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+
+from forecastscale.backtest.shared import SharedRun, run_shared
+from forecastscale.backtest.suite import Job, scenario_for
+
+TOP = 3  # most frequent caps and messages shown
+
+
+@dataclass(frozen=True)
+class PoolResult:
+    """Every policy's lockstep replay of the targets of one config that share one pool."""
+
+    config_path: Path
+    jobs: list[Job]
+    runs: dict[str, SharedRun]  # by policy, in the order run
+
+
+def group_by_pool(jobs: Sequence[Job]) -> list[list[Job]]:
+    """The jobs of each (config, pool) pair, in the order first seen."""
+    groups: dict[tuple[Path, str], list[Job]] = {}
+    for job in jobs:
+        groups.setdefault((job.config_path, job.config.pool_for(job.target).name), []).append(job)
+    return list(groups.values())
+
+
+def run_pools(jobs: Sequence[Job], policies: Sequence[str],
+              on_policy: Callable[[str], None] | None = None) -> list[PoolResult]:
+    """Replay each pool's targets in lockstep under each policy."""
+    out = []
+    for group in group_by_pool(jobs):
+        scenarios = [scenario_for(job) for job in group]
+        runs = {}
+        for p in policies:
+            if on_policy is not None:
+                on_policy(f"{group[0].config.pool_for(group[0].target).name}: {p}")
+            runs[p] = run_shared(scenarios, p)
+        out.append(PoolResult(group[0].config_path, list(group), runs))
+    return out
+
+
+def target_summary(run: SharedRun, name: str) -> dict[str, Any]:
+    """One target's scores in a shared run plus how often and how much it was capped.
+
+    ``capped_steps``/``capped_pct``: scored steps where it got fewer replicas than its policy
+    wanted; ``capped_gpu_pct``: GPUs cut as a share of the GPUs it wanted (scored steps);
+    ``top_caps``: the most frequent cuts, in GPUs."""
+    w = run.warmup_steps
+    wanted = float(run.wanted_gpus[name][w:].sum())
+    granted = float(run.granted_gpus[name][w:].sum())
+    steps = len(run.nodes_total) - w
+    return {
+        **run.runs[name].scores.as_dict(),
+        "capped_steps": run.capped_steps[name],
+        "capped_pct": 100.0 * run.capped_steps[name] / steps if steps else 0.0,
+        "capped_gpu_pct": 100.0 * (wanted - granted) / wanted if wanted > 0 else 0.0,
+        "top_caps": [{"gpus": g, "steps": n} for g, n in run.cap_sizes[name].most_common(TOP)],
+        "decision_reasons": run.runs[name].reasons,
+    }
+
+
+def to_json(results: Sequence[PoolResult]) -> dict[str, Any]:
+    """``{"shared_pools": [{"config", "pool", "max_nodes", "capacity_gpus", "policies": {...}}]}``."""
+    pools = []
+    for r in results:
+        first = next(iter(r.runs.values()))
+        policies = {
+            p: {
+                "scored_steps": len(run.nodes_total) - run.warmup_steps,
+                "max_nodes_used": int(run.nodes_total.max()),
+                "targets": {name: target_summary(run, name) for name in run.runs},
+                "top_messages": [{"message": m, "steps": n} for m, n in run.messages.most_common(TOP)],
+            }
+            for p, run in r.runs.items()
+        }
+        pools.append({"config": str(r.config_path), "pool": first.pool.name, "max_nodes": first.pool.max_nodes,
+                      "capacity_gpus": first.capacity_gpus, "targets": [j.target.name for j in r.jobs],
+                      "traces": [str(j.trace_path) for j in r.jobs], "policies": policies})
+    return {"shared_pools": pools}
+
+
+def write_json(results: Sequence[PoolResult], path: Path) -> None:
+    """Write :func:`to_json` to ``path`` (parents created)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(to_json(results), indent=2) + "\n", encoding="utf-8")
+
+
+def _caps(summary: dict[str, Any]) -> str:
+    return ", ".join(f"{c['gpus']}×{c['steps']}" for c in summary["top_caps"]) or "–"
+
+
+def rich_table(result: PoolResult) -> Table:
+    """One row per policy and target: GPU-hours, under-provisioned and unserved %, how often the pool
+    capped it (scored steps, % of them), GPUs cut as % of those wanted, the most frequent cuts."""
+    first = next(iter(result.runs.values()))
+    pool = first.pool
+    table = Table(title=f"shared pool {pool.name}: {pool.max_nodes} nodes × {pool.gpus_per_node} GPUs = "
+                        f"{first.capacity_gpus} GPUs ({result.config_path.name})", title_justify="left")
+    # Short headers: ten columns must stay readable in an 80-column terminal. JSON has the full names.
+    for col in ("policy", "target", "share", "GPU-h", "under %", "unserved %", "capped steps", "capped %",
+                "GPUs cut %", "top cuts GPUs×steps"):
+        table.add_column(col, justify="left" if col in ("policy", "target", "top cuts GPUs×steps") else "right")
+    shares = {j.target.name: j.target.share for j in result.jobs}
+    for p, run in result.runs.items():
+        for name in run.runs:
+            s = target_summary(run, name)
+            table.add_row(p, name, f"{shares[name]:g}", f"{s['gpu_hours']:,.1f}", f"{s['underprovisioned_pct']:.3f}",
+                          f"{s['unserved_pct']:.3f}", str(s["capped_steps"]), f"{s['capped_pct']:.2f}",
+                          f"{s['capped_gpu_pct']:.2f}", _caps(s))
+    return table
+
+
+def message_lines(result: PoolResult) -> list[str]:
+    """The most frequent arbitration messages per policy, one line each."""
+    lines = []
+    for p, run in result.runs.items():
+        steps = len(run.nodes_total) - run.warmup_steps
+        for m, n in run.messages.most_common(TOP):
+            lines.append(f"{p}: {n} of {steps} steps: {m}")
+        if not run.messages:
+            lines.append(f"{p}: the pool never bound")
+    return lines
