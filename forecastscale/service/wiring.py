@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +27,13 @@ from forecastscale.config import Config, NodePool, Target
 from forecastscale.errors import ConfigError
 from forecastscale.service.core import Service
 from forecastscale.service.events_api import PREFIX, TokenFile, make_events_app
+from forecastscale.service.health import HealthWatch
 from forecastscale.service.http import StartResponse, WsgiApp
 from forecastscale.service.leader import LeaseElector, LeaseSettings
 from forecastscale.service.metrics import ServiceMetrics
 from forecastscale.service.plan import PlanStore
+from forecastscale.sources.dcgm import unhealthy_gpus
+from forecastscale.sources.kube_nodes import NodeLister
 from forecastscale.sources.prometheus import PrometheusSource
 
 
@@ -99,8 +103,19 @@ def build_service(config: Config, *, prometheus_url: str, api: client.ApiClient 
             settings = LeaseSettings(le.lease_name, s.namespace, identity, le.lease_duration_s,
                                      le.renew_deadline_s, le.retry_period_s)
             elector = LeaseElector(api, settings, clock=monotonic)
-    return Service(config, source, actuators, ServiceMetrics(registry), pool_actuators=pools, clock=clock,
-                   elector=elector, plan=plan, dry_run=dry_run)
+    metrics = ServiceMetrics(registry)
+    return Service(config, source, actuators, metrics, pool_actuators=pools, clock=clock,
+                   elector=elector, plan=plan, dry_run=dry_run, health=_health(config, api, source, metrics))
+
+
+def _health(config: Config, api: client.ApiClient | None, source: PrometheusSource,
+            metrics: ServiceMetrics) -> HealthWatch | None:
+    """Health-aware capacity when a pool asks for it (and there is a cluster to read nodes from)."""
+    if api is None or not any(p.health.enabled for p in config.node_pools):
+        return None
+    query = config.service.queries.gpu_health
+    bad = None if query is None else partial(unhealthy_gpus, source, query)
+    return HealthWatch(config, NodeLister(api).list_pool_nodes, bad, metrics)
 
 
 def events_mount(config: Config, service: Service) -> dict[str, WsgiApp]:

@@ -174,6 +174,15 @@ class PrometheusSource:
                     f"e.g. sum({query})", len(result))
             return parse_value(result[0]["value"][1])
 
+    def instant_series(self, query: str, at: datetime) -> list[tuple[dict[str, str], float]]:
+        """Every series ``query`` selects at ``at``: ``(labels, value)`` pairs (``/api/v1/query``)."""
+        with self._translated(query):
+            result: list[dict[str, Any]] = self.client.custom_query(
+                query, params={"time": str(_utc_seconds(at))},
+                timeout=self.timeout_s,  # type: ignore[arg-type]  # as in instant()
+            )
+            return [(dict(r.get("metric", {})), parse_value(r["value"][1])) for r in result]
+
     def _query(self, query: str, start_s: float, end_s: float, step_s: float) -> list[dict[str, Any]]:
         with self._translated(query):
             result: list[dict[str, Any]] = self.client.custom_query_range(

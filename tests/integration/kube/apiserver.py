@@ -69,8 +69,9 @@ OBJECTS: dict[str, tuple[str, str, str]] = {
     "configmaps": ("", "v1", "ConfigMap"),
     "deployments": ("apps", "v1", "Deployment"),
     "priorityclasses": ("scheduling.k8s.io", "v1", "PriorityClass"),
+    "nodes": ("", "v1", "Node"),
 }
-CLUSTER_SCOPED = frozenset({"priorityclasses"})  # plurals whose paths and keys have no namespace
+CLUSTER_SCOPED = frozenset({"priorityclasses", "nodes"})  # plurals whose paths and keys have no namespace
 MAX_USER_PRIORITY = 1_000_000_000  # the highest value a PriorityClass not named system-* may have
 PREEMPTION_POLICIES = ("Never", "PreemptLowerPriority")
 SCALE = "scale"  # the selector for any scale-subresource request
@@ -201,6 +202,8 @@ class ScaleApiDouble:
             self.emulator["get", re.compile(collection + "/[^/]+")] << self._get_object
             self.emulator["put", re.compile(collection + "/[^/]+")] << self._replace_object
             self.emulator["post", re.compile(collection)] << 201 << self._create_object
+        # After the object routes: GET of the collection itself is a list (nodes only).
+        self.emulator["get", re.compile(_collection_path("nodes") + r"/?")] << self._list_nodes
 
     # --- lifecycle ---------------------------------------------------------------------------------
     def start(self) -> None:
@@ -240,6 +243,19 @@ class ScaleApiDouble:
             obj = self._stamped(plural, namespace, name, body, uid=str(uuid.uuid4()), created=_now())
             self.emulator.objects[self._key(plural, namespace, name)] = obj
             return copy.deepcopy(obj)
+
+    def add_node(self, name: str, labels: dict[str, str], *, ready: bool = True, unschedulable: bool = False,
+                 gpus: int = 8, annotations: dict[str, str] | None = None,
+                 conditions: dict[str, str] | None = None) -> dict[str, Any]:
+        """Store a ``v1`` Node as a kubelet would report it: ``Ready`` condition, allocatable GPUs,
+        plus any other ``conditions`` (type → status) and ``annotations``."""
+        conds = [{"type": "Ready", "status": "True" if ready else "False"},
+                 *({"type": t, "status": v} for t, v in (conditions or {}).items())]
+        body = {"apiVersion": "v1", "kind": "Node",
+                "metadata": {"labels": labels, "annotations": annotations or {}},
+                "spec": {"unschedulable": True} if unschedulable else {},
+                "status": {"conditions": conds, "allocatable": {"nvidia.com/gpu": str(gpus), "cpu": "96"}}}
+        return self.add_object("nodes", None, name, body)
 
     def has(self, plural: str, namespace: str | None, name: str) -> bool:
         """Whether the object exists now."""
@@ -393,6 +409,27 @@ class ScaleApiDouble:
             if not self._exists(key):
                 raise _not_found(call)
             return copy.deepcopy(self.emulator.objects[key].raw)
+
+    def _list_nodes(self, request: kmock.Request) -> dict[str, Any]:
+        """``GET /api/v1/nodes``: a ``NodeList`` filtered by an equality ``labelSelector``, paged by
+        ``limit`` with an opaque ``continue`` token (the next name, as the real server's encodes a key)."""
+        with self._lock:
+            self._begin(request)  # logged, and faults served, like every request
+            query = request.url.query
+            wanted = dict(p.split("=", 1) for p in query.get("labelSelector", "").split(",") if "=" in p)
+            nodes = sorted((name, o.raw) for (res, _, name), o in self.emulator.objects.items()
+                           if res.plural == "nodes" and not o.deleted)
+            items = [copy.deepcopy(raw) for _, raw in nodes
+                     if all((raw["metadata"].get("labels") or {}).get(k) == v for k, v in wanted.items())]
+            start = query.get("continue", "")
+            if start:
+                items = [i for i in items if i["metadata"]["name"] >= start]
+            limit = int(query.get("limit", "0") or 0)
+            meta: dict[str, Any] = {"resourceVersion": str(self._revision)}
+            if limit and len(items) > limit:
+                meta["continue"] = items[limit]["metadata"]["name"]
+                items = items[:limit]
+            return {"kind": "NodeList", "apiVersion": "v1", "metadata": meta, "items": items}
 
     def _create_object(self, request: kmock.Request) -> dict[str, Any]:
         with self._lock:

@@ -187,3 +187,25 @@ def test_pods_that_fit_no_pool_are_reported_not_dropped(
     value = service.metrics.registry.get_sample_value("forecastscale_unplaced_pods", {"target": "chat"})
     assert value == (planned.pods_ahead or planned.replicas) > 0
     service.close()
+
+
+def test_lost_capacity_is_replaced_and_not_shared_out(
+        prometheus: PrometheusServer, kube: ScaleApiDouble, api_client: client.ApiClient) -> None:
+    kube.add("deployments", "default", "chat", replicas=2)
+    kube.add("machinedeployments", "default", "gpu-md", replicas=1)
+    for name, extra in (("n1", {}), ("n2", {"ready": False}), ("n3", {"unschedulable": True}),
+                        ("n4", {"annotations": {"forecastscale.io/unhealthy-gpus": "0,1,2"}})):
+        kube.add_node(name, {"pool": "gpu"}, **extra)
+    kube.add_node("elsewhere", {"pool": "cpu"}, ready=False)  # another pool's trouble is not ours
+    data = service_config([chat_target()], policy="reactive")
+    data["node_pools"][0].update(machine_deployment={"name": "gpu-md", "namespace": "default"},
+                                 labels={"pool": "gpu"}, health={"enabled": True})
+    service = build(data, prometheus.url, api_client, Clock(prometheus.end.timestamp() - 3600))
+    report = service.tick()
+    decision = report.targets[0].decision
+    assert decision is not None
+    planned = math.ceil((decision.pods_ahead or decision.replicas) / 8)  # 1-GPU pods on 8-GPU nodes
+    lost = 8 + 8 + 3  # NotReady, cordoned, three bad GPUs
+    assert service.metrics.registry.get_sample_value("forecastscale_gpus_excluded", {"pool": "gpu"}) == lost
+    assert kube.stored("machinedeployments", "default", "gpu-md")["spec"]["replicas"] == planned + math.ceil(lost / 8)
+    service.close()

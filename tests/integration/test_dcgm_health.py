@@ -1,0 +1,53 @@
+"""Unhealthy GPUs from DCGM XID error counters, read from a real Prometheus backfilled by promtool."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from forecastscale.devtools.prometheus import LocalPrometheus, LocalPrometheusError, Series, write_openmetrics
+from forecastscale.sources.dcgm import DEFAULT_QUERY, unhealthy_gpus
+from forecastscale.sources.prometheus import PrometheusSource
+
+STEP_S = 60
+STEPS = 30
+
+
+@pytest.fixture(scope="module")
+def dcgm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, float]]:
+    """Prometheus holding ``DCGM_FI_DEV_XID_ERRORS`` as the DCGM exporter labels it; yields (url, last sample s)."""
+    root: Path = tmp_path_factory.mktemp("dcgm")
+    end_s = (int(time.time()) - 3600) // STEP_S * STEP_S
+    start_s = end_s - (STEPS - 1) * STEP_S
+    zeros = [0.0] * STEPS
+    series = [Series({"Hostname": "gpu-node-1", "gpu": str(g)}, start_s, STEP_S, zeros) for g in range(8)]
+    series += [Series({"Hostname": "gpu-node-2", "gpu": str(g)}, start_s, STEP_S, zeros) for g in (0, 1, 2, 4)]
+    series += [Series({"Hostname": "gpu-node-2", "gpu": str(g)}, start_s, STEP_S, [0.0] * 20 + [79.0] * 10)
+               for g in (3, 5)]  # XID 79 (GPU fell off the bus) on two GPUs, the last ten minutes
+    series += [Series({"node": "gpu-node-3", "gpu": "0"}, start_s, STEP_S, [48.0] * STEPS)]  # relabelled exporter
+    write_openmetrics(root / "dcgm.om", "DCGM_FI_DEV_XID_ERRORS", series, "Last XID error code.")
+    server = LocalPrometheus(root, root / "dcgm.om", lookback_delta="2m")
+    try:
+        server.backfill()
+        server.start()
+    except LocalPrometheusError as exc:
+        pytest.fail(str(exc))
+    try:
+        yield server.url, float(end_s)
+    finally:
+        server.stop()
+
+
+def test_gpus_with_xid_errors_are_named_per_node(dcgm: tuple[str, float]) -> None:
+    url, end_s = dcgm
+    got = unhealthy_gpus(PrometheusSource(url), DEFAULT_QUERY, end_s)
+    assert got == {"gpu-node-2": frozenset({3, 5}), "gpu-node-3": frozenset({0})}
+
+
+def test_before_the_errors_only_the_always_failing_gpu_is_named(dcgm: tuple[str, float]) -> None:
+    url, end_s = dcgm
+    got = unhealthy_gpus(PrometheusSource(url), DEFAULT_QUERY, end_s - 15 * STEP_S)
+    assert got == {"gpu-node-3": frozenset({0})}
