@@ -159,6 +159,9 @@ class NodePool(_Model):
             raise ValueError(f"min_nodes ({self.min_nodes}) > max_nodes ({self.max_nodes})")
         if self.machine_deployment is not None and self.balloon is not None:
             raise ValueError("set one node backend: machine_deployment or balloon, not both")
+        if self.health.enabled and not self.labels:
+            raise ValueError("health.enabled needs the pool's labels (they select its nodes; without them "
+                             "every node of the cluster would count)")
         return self
 
 

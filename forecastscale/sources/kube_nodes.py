@@ -20,6 +20,7 @@ from typing import Any
 from kubernetes import client
 
 from forecastscale.actuators._retry import call
+from forecastscale.errors import TemporaryError
 from forecastscale.policy.gpuhealth import NodeHealth
 
 GPU_RESOURCE = "nvidia.com/gpu"
@@ -30,7 +31,7 @@ MAX_PAGES = 100  # 100 pages of 500: far beyond any GPU pool; bounds the loop if
 
 def _indices(text: str, gpus: int) -> frozenset[int]:
     """``"0, 3"`` → {0, 3}; entries that are not GPU indices of this node are ignored."""
-    out = {int(x) for x in (p.strip() for p in text.split(",")) if x.isdigit()}
+    out = {int(x) for x in (p.strip() for p in text.split(",")) if x.isascii() and x.isdigit()}
     return frozenset(i for i in out if i < gpus)
 
 
@@ -41,10 +42,9 @@ def node_health(node: Any, pool: str) -> NodeHealth:
     allocatable = status.allocatable if status and status.allocatable else {}
     gpus = int(str(allocatable.get(GPU_RESOURCE, "0")) or 0)
     annotations = node.metadata.annotations or {}
-    bad: frozenset[int] = frozenset()
-    if ANNOTATION in annotations:
-        bad = _indices(annotations[ANNOTATION], gpus)
-    elif any(conditions.get(c) == "True" for c in BAD_CONDITIONS):
+    # The annotation narrows a bad condition to the GPUs it names; naming none, it cannot clear it.
+    bad = _indices(annotations.get(ANNOTATION, ""), gpus)
+    if not bad and any(conditions.get(c) == "True" for c in BAD_CONDITIONS):
         bad = frozenset(range(gpus))
     cordoned = bool(node.spec.unschedulable) if node.spec else False
     return NodeHealth(node.metadata.name, pool, conditions.get("Ready") == "True", cordoned, gpus, bad)
@@ -72,5 +72,6 @@ class NodeLister:
             out += [node_health(n, pool) for n in page.items]
             token = page.metadata._continue if page.metadata else None
             if not token:
-                break
-        return out
+                return out
+        # A partial list would make the pool look smaller than it is: better no reading this tick.
+        raise TemporaryError(f"nodes of pool {pool}: more than {MAX_PAGES} pages of {self._page}, list not finished")

@@ -3,8 +3,10 @@
 It serves what forecastscale calls: the ``scale`` subresource of Deployments, StatefulSets and
 Cluster API MachineDeployments (GET, PUT); whole ``coordination.k8s.io/v1`` Leases, ``v1``
 ConfigMaps and ``apps/v1`` Deployments (GET, POST to create, PUT to replace); and cluster-scoped
-``scheduling.k8s.io/v1`` PriorityClasses (GET, POST, PUT; no namespace in the path), on the REST
-paths the official ``kubernetes`` client uses.
+``scheduling.k8s.io/v1`` PriorityClasses (GET, POST, PUT; no namespace in the path); and ``v1``
+Nodes, also cluster-scoped (stored with :meth:`ScaleApiDouble.add_node`; GET one, or GET the collection as
+a ``NodeList`` filtered by an equality ``labelSelector`` (``a=b,c=d``; other selector forms are refused with
+400) and paged by ``limit`` and ``continue``), on the REST paths the official ``kubernetes`` client uses.
 
 What kmock gives: a real aiohttp HTTP server on 127.0.0.1 (free port), Kubernetes URL parsing
 (group/version/plural/namespace/name/subresource), an in-memory object store with per-object
@@ -37,7 +39,7 @@ failures (``reason`` ``NotFound``/``AlreadyExists``/``Conflict``/``Forbidden``/`
 cluster. The server runs its own event loop in a daemon thread because the client is blocking.
 
 Resource selectors (:class:`Fault`, :meth:`ScaleApiDouble.interfere`, :meth:`ScaleApiDouble.count`)
-are a plural (``"deployments"``, ``"leases"``, ``"configmaps"``, ``"priorityclasses"``; a scale
+are a plural (``"deployments"``, ``"leases"``, ``"configmaps"``, ``"priorityclasses"``, ``"nodes"``; a scale
 request counts as its parent's plural), ``"scale"`` for any scale-subresource request, or ``None``
 for any request. Cluster-scoped objects are addressed with ``namespace=None`` (or ``""``).
 """
@@ -414,9 +416,9 @@ class ScaleApiDouble:
         """``GET /api/v1/nodes``: a ``NodeList`` filtered by an equality ``labelSelector``, paged by
         ``limit`` with an opaque ``continue`` token (the next name, as the real server's encodes a key)."""
         with self._lock:
-            self._begin(request)  # logged, and faults served, like every request
+            call = self._begin(request)  # logged, and faults served, like every request
             query = request.url.query
-            wanted = dict(p.split("=", 1) for p in query.get("labelSelector", "").split(",") if "=" in p)
+            wanted = _equality_selector(query.get("labelSelector", ""), call)
             nodes = sorted((name, o.raw) for (res, _, name), o in self.emulator.objects.items()
                            if res.plural == "nodes" and not o.deleted)
             items = [copy.deepcopy(raw) for _, raw in nodes
@@ -605,6 +607,19 @@ def _extended(resource: str) -> bool:
     """Whether ``resource`` is an extended resource (``nvidia.com/gpu``): requests must equal limits."""
     domain = resource.split("/", 1)[0] if "/" in resource else ""
     return bool(domain) and not domain.endswith("kubernetes.io") and not resource.startswith("requests.")
+
+
+def _equality_selector(text: str, call: _Call) -> dict[str, str]:
+    """``"a=b,c==d"`` → ``{"a": "b", "c": "d"}``; other selectors (``!=``, ``in``, ``!a``) are refused with 400,
+    not silently misread: the double only implements equality."""
+    wanted: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        key, sep, value = part.replace("==", "=", 1).partition("=")
+        if not sep or not key or key.endswith("!") or any(c in key + value for c in " ()!="):
+            raise ApiStatus(400, f"unable to parse requirement: {part!r} (the double serves only equality "
+                                 "selectors)", call.details)
+        wanted[key] = value
+    return wanted
 
 
 def _invalid(call: _Call, what: str, cause: str) -> ApiStatus:

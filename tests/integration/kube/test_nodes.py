@@ -41,3 +41,33 @@ def test_no_permission_to_list_nodes_is_the_permanent_forbidden_error(kube: Scal
     kube.fail(Fault(status=403, method="GET", resource="nodes"))
     with pytest.raises(Forbidden, match="nodes of pool h100"):
         NodeLister(api_client).list_pool_nodes("h100", POOL)
+
+
+def test_every_label_of_the_pool_must_match(kube: ScaleApiDouble, api_client: client.ApiClient) -> None:
+    kube.add_node("z1-a", {"pool": "h100", "zone": "z1"})
+    kube.add_node("z1-b", {"pool": "h100", "zone": "z1", "rack": "7"})
+    kube.add_node("z2-a", {"pool": "h100", "zone": "z2"})
+    kube.add_node("unlabelled", {})
+    nodes = NodeLister(api_client).list_pool_nodes("h100-z1", {"zone": "z1", "pool": "h100"})
+    assert [n.node for n in nodes] == ["z1-a", "z1-b"]
+    assert kube.count("GET", "nodes") == 1
+
+
+def test_the_double_serves_one_node_and_its_list_as_the_real_server(kube: ScaleApiDouble,
+                                                                  api_client: client.ApiClient) -> None:
+    core = client.CoreV1Api(api_client)
+    kube.add_node("a", POOL, gpus=4, annotations={"forecastscale.io/unhealthy-gpus": "2"})
+    kube.add_node("b", POOL)
+    node = core.read_node("a")
+    assert node.status.allocatable["nvidia.com/gpu"] == "4" and node.metadata.resource_version
+    with pytest.raises(client.ApiException) as missing:
+        core.read_node("nope")
+    assert missing.value.status == 404
+    first = core.list_node(label_selector="pool==h100", limit=1)
+    assert [n.metadata.name for n in first.items] == ["a"] and first.metadata._continue
+    rest = core.list_node(label_selector="pool==h100", limit=1, _continue=first.metadata._continue)
+    assert [n.metadata.name for n in rest.items] == ["b"] and not rest.metadata._continue
+    assert int(rest.metadata.resource_version) > 0
+    with pytest.raises(client.ApiException) as unsupported:
+        core.list_node(label_selector="pool!=h100")
+    assert unsupported.value.status == 400
