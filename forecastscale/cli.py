@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
@@ -14,9 +15,9 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from forecastscale import __version__
-from forecastscale.backtest import frontier_report, report, shared_report
+from forecastscale.backtest import frontier_report, openmetrics, report, shared_report
 from forecastscale.backtest.frontier_report import SweepResult
-from forecastscale.backtest.runner import build_scenario
+from forecastscale.backtest.runner import Scenario, build_scenario
 from forecastscale.backtest.suite import (
     Job,
     TraceResult,
@@ -77,8 +78,15 @@ def _progress(quiet: bool) -> Progress:
     return Progress(*columns, console=err, transient=True, disable=quiet)
 
 
-def _run_all(jobs: list[Job], policies: list[str], quiet: bool, window: ScoreWindow | None = None) -> list[TraceResult]:
+def _run_all(jobs: list[Job], policies: list[str], quiet: bool, window: ScoreWindow | None = None,
+             quantiles: tuple[float, ...] = ()) -> list[TraceResult]:
     scenarios = [scenario_for(job, window) for job in jobs]  # all loaded first: the bar gets a true total
+    return run_scenarios(jobs, scenarios, policies, quiet, quantiles)
+
+
+def run_scenarios(jobs: list[Job], scenarios: list[Scenario], policies: list[str], quiet: bool,
+                  quantiles: tuple[float, ...] = ()) -> list[TraceResult]:
+    """Run each job's scenario under ``policies`` with a progress bar (``quantiles``: see ``run_job``)."""
     results = []
     with _progress(quiet) as progress:
         task = progress.add_task("replaying", total=sum(len(sc.demand) for sc in scenarios) * len(policies))
@@ -90,7 +98,7 @@ def _run_all(jobs: list[Job], policies: list[str], quiet: bool, window: ScoreWin
             def on_progress(steps: int, base: int = base) -> None:
                 progress.update(task, completed=base + steps)
 
-            result = run_job(job, scenario, policies, on_progress)
+            result = run_job(job, scenario, policies, on_progress, quantiles)
             done = base + len(result.scenario.demand) * len(policies)
             progress.update(task, completed=done)
             results.append(result)
@@ -151,6 +159,24 @@ def _shared_backtest(jobs: list[Job], policies: list[str], json_out: Path | None
         shared_report.write_json(results, json_out)
 
 
+OPENMETRICS_HELP = (
+    "Write the scored steps as OpenMetrics for 'promtool tsdb create-blocks-from openmetrics': "
+    "forecastscale_replay_demand, _forecast{quantile}, _desired_replicas, _ready_capacity and "
+    "_underprovisioned (by policy), labelled run and target, at the trace's own times.")
+RUN_HELP = "The run label of --openmetrics series. Default: the config file's name and the time now."
+
+
+def openmetrics_quantiles(openmetrics_out: Path | None) -> tuple[float, ...]:
+    """Extra forecast quantiles to keep: the median, when the series are written."""
+    return (openmetrics.MEDIAN,) if openmetrics_out else ()
+
+
+def write_openmetrics(results: list[TraceResult], path: Path, run: str) -> None:
+    """Write ``--openmetrics`` and say where, with the run label."""
+    samples = openmetrics.write(results, path, run)
+    err.print(f"wrote {samples:,} samples of run {run!r} to {path}", highlight=False, soft_wrap=True)
+
+
 @app.command()
 def backtest(
     trace: Annotated[list[Path] | None, typer.Option(
@@ -189,6 +215,9 @@ def backtest(
     shared_pool: Annotated[bool, typer.Option(
         "--shared-pool", help="Replay the targets of each config that share a node pool together, in "
         "lockstep: when the pool's max_nodes binds, minima first, the rest by share × unmet demand.")] = False,
+    openmetrics_out: Annotated[Path | None, typer.Option(
+        "--openmetrics", help=OPENMETRICS_HELP)] = None,
+    run: Annotated[str | None, typer.Option("--run", help=RUN_HELP)] = None,
     quiet: Annotated[bool, typer.Option(help="No progress bar or trace summaries.")] = False,
 ) -> None:
     """Replay real demand through each policy and a simulated GPU cluster; compare GPU-hours and SLO.
@@ -202,6 +231,8 @@ def backtest(
         span = parse_window(window) if window else None
         if shared_pool:
             _check_shared(do_sweep, window, trace)
+            if openmetrics_out:
+                raise ConfigError("--openmetrics", ["writes one target's replay at a time: not with --shared-pool"])
         paths = config or [bundled_data_dir() / DEFAULT_CONFIG]
         configs: list[tuple[Path, Config]] = [(p, with_model(load_config(p), model)) for p in paths]
         jobs = plan_jobs(configs, trace or [], target)
@@ -209,7 +240,9 @@ def backtest(
         if shared_pool:
             _shared_backtest(jobs, policies, json_out, quiet)
             return
-        results = _run_all(jobs, policies, quiet, span)
+        if openmetrics_out:
+            openmetrics.check_targets(jobs)
+        results = _run_all(jobs, policies, quiet, span, openmetrics_quantiles(openmetrics_out))
         swept = _sweep_all(results, slo_metric, level_values, workers, quiet) if do_sweep else []
     except ForecastscaleError as exc:
         raise fail(exc) from exc
@@ -230,6 +263,8 @@ def backtest(
             frontier_report.plot_frontiers(swept, plot)
         else:
             report.plot(results, plot, plot_hours)
+    if openmetrics_out:
+        write_openmetrics(results, openmetrics_out, run or openmetrics.run_name(paths[0], time.time()))
     if report_dir:
         report.write_json(results, report_dir / "results.json", extras)
         (report_dir / "results.md").write_text(report.markdown(results), encoding="utf-8")
@@ -244,9 +279,6 @@ def tune_history(cfg: Config, target: Target, trace: Path | None, prometheus: st
         raise ConfigError("tune", ["give exactly one of --trace CSV or --prometheus URL"])
     if trace is not None:
         return load_trace(trace)
-    query = cfg.query(target, "demand")
-    if not query:
-        raise ConfigError("tune", [f"targets[{target.name}].demand_query: required with --prometheus"])
     assert prometheus is not None
     step = cfg.backtest.decision_interval_s
     # Evaluate on whole multiples of the step, as dashboards do: evaluation times then line up
@@ -254,7 +286,16 @@ def tune_history(cfg: Config, target: Target, trace: Path | None, prometheus: st
     now = datetime.now(tz=UTC).timestamp()
     end = datetime.fromtimestamp(now // step * step, tz=UTC)
     start = end - timedelta(seconds=parse_duration(since))
-    return PrometheusSource(prometheus).fetch(query, start, end, step)
+    return prometheus_history(cfg, target, prometheus, start, end)
+
+
+def prometheus_history(cfg: Config, target: Target, prometheus: str, start: datetime, end: datetime,
+                       command: str = "tune") -> Trace:
+    """``target``'s demand query evaluated at ``start, start + step, …, ≤ end`` (the decision step)."""
+    query = cfg.query(target, "demand")
+    if not query:
+        raise ConfigError(command, [f"targets[{target.name}].demand_query: required with --prometheus"])
+    return PrometheusSource(prometheus).fetch(query, start, end, cfg.backtest.decision_interval_s)
 
 
 def _write_tuned(config_path: Path, target: str, params: dict[str, float], out: Path) -> None:
@@ -315,4 +356,4 @@ def main() -> None:
 
 
 # The other commands register themselves on ``app``; imported last because they import it.
-from forecastscale import cli_models, cli_run  # noqa: E402, F401
+from forecastscale import cli_models, cli_replay, cli_run  # noqa: E402, F401

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
@@ -117,6 +117,8 @@ class RunResult:
     replicas: FloatArray
     nodes: FloatArray
     reasons: dict[str, int]  # decision reason → scored steps
+    # Predictive policies: the forecast in force for each step, by quantile (NaN while unfit).
+    forecasts: dict[float, FloatArray] = field(default_factory=dict)
 
 
 def run_policy(sc: Scenario, policy: Policy, on_progress: Callable[[int], None] | None = None) -> RunResult:
@@ -127,6 +129,8 @@ def run_policy(sc: Scenario, policy: Policy, on_progress: Callable[[int], None] 
     capacity, gpus, replicas, nodes = (np.zeros(n) for _ in range(4))
     reasons: Counter[str] = Counter()
     epoch = sc.trace.start.timestamp()  # cron schedules read the trace's own clock
+    rolling = policy.forecast if isinstance(policy, PredictivePolicy) else None
+    forecasts = {q: np.full(n, np.nan) for q in (rolling.tape.quantiles if rolling is not None else ())}
     for i in range(n):
         now = i * dt
         sim.advance(now)
@@ -134,6 +138,10 @@ def run_policy(sc: Scenario, policy: Policy, on_progress: Callable[[int], None] 
         obs = Observation(now, dt, sc.demand[:i], v.replicas, v.ready, v.starting, v.pending,
                           v.nodes_ready, v.nodes_starting, wall_s=epoch + now)
         d: Decision = policy.decide(obs)
+        if rolling is not None:
+            for q, path in forecasts.items():
+                value = rolling.value_at(i, q)
+                path[i] = np.nan if value is None else value
         sim.apply(now, d.replicas, d.nodes)
         capacity[i] = sim.pods_ready * t.capacity_per_replica
         gpus[i] = sim.provisioned_gpus
@@ -146,4 +154,4 @@ def run_policy(sc: Scenario, policy: Policy, on_progress: Callable[[int], None] 
     end = sc.scored_end  # steps replayed past the window only keep the oracle's look-ahead true
     scores = score(sc.demand[:end], capacity[:end], gpus[:end], replicas[:end], nodes[:end], dt, sc.warmup_steps,
                    sc.pool.gpu_hour_cost, t.max_wait_s)
-    return RunResult(policy.name, scores, capacity, replicas, nodes, dict(reasons))
+    return RunResult(policy.name, scores, capacity, replicas, nodes, dict(reasons), forecasts)

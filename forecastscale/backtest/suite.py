@@ -106,12 +106,15 @@ def scenario_for(job: Job, window: ScoreWindow | None = None) -> Scenario:
 
 
 def run_job(job: Job, scenario: Scenario, policies: Sequence[str],
-            on_progress: Callable[[int], None] | None = None) -> TraceResult:
+            on_progress: Callable[[int], None] | None = None, quantiles: tuple[float, ...] = ()) -> TraceResult:
     """Replay ``scenario`` (see :func:`scenario_for`) under each policy, in the order given.
 
-    ``predictive`` and ``forecast_only`` share one forecast tape when both run: same fits, one cost."""
+    ``predictive`` and ``forecast_only`` share one forecast tape when both run: same fits, one cost.
+    ``quantiles`` (e.g. ``(0.5,)``) are forecast too, besides the target's own, and kept in each
+    predictive run's ``forecasts``; they do not change the policies' decisions."""
     sc = scenario
-    both = {"predictive", "forecast_only"} <= set(policies)
-    tape = make_tape(sc.target, sc.pool, sc.trace.step_s, sc.step_s) if both else None
+    forecasting = {"predictive", "forecast_only"} & set(policies)
+    shared = len(forecasting) == 2 or (bool(forecasting) and bool(quantiles))
+    tape = make_tape(sc.target, sc.pool, sc.trace.step_s, sc.step_s, quantiles) if shared else None
     runs = {name: run_policy(sc, make_policy(name, sc, tape), on_progress) for name in policies}
     return TraceResult(job, scenario, runs)

@@ -79,10 +79,13 @@ class LocalPrometheus:
     """``with LocalPrometheus(root, openmetrics) as prom: prom.url`` — backfill, start, stop.
 
     ``lookback_delta`` is Prometheus' ``--query.lookback-delta`` (how long a sample answers queries).
+    ``config`` is the text of ``prometheus.yml`` (default: no scrape targets, the backfill is all it
+    holds); pass scrape configs to make it scrape, e.g. a ``forecastscale run`` process' ``/metrics``.
     """
 
-    def __init__(self, root: Path, openmetrics: Path, lookback_delta: str = "5m") -> None:
+    def __init__(self, root: Path, openmetrics: Path, lookback_delta: str = "5m", config: str | None = None) -> None:
         self.root, self.openmetrics, self.lookback_delta = root, openmetrics, lookback_delta
+        self.config = "scrape_configs: []\n" if config is None else config
         self.url = ""
         self._proc: subprocess.Popen[bytes] | None = None
         self.log = root / "prometheus.log"
@@ -101,7 +104,7 @@ class LocalPrometheus:
     def start(self, port: int | None = None) -> str:
         """Start the server on ``port`` (default: a free one), wait until ``/-/ready``; returns its URL."""
         config = self.root / "prometheus.yml"
-        config.write_text("scrape_configs: []\n", encoding="utf-8")  # no targets: the backfill is all it holds
+        config.write_text(self.config, encoding="utf-8")
         self.url = f"http://127.0.0.1:{port or free_port()}"
         with self.log.open("wb") as out:
             self._proc = subprocess.Popen(

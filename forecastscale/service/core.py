@@ -243,6 +243,7 @@ class Service:
             return self._failed(name, exc, sampled.demand)
         self.metrics.current.labels(name).set(scale.spec_replicas)
         self.metrics.degraded.labels(name).set(0 if sampled.demand is not None else 1)
+        self._export_capacity(r, scale, sampled.demand)
         if sampled.demand is None:
             decision = r.fallback(scale, self.config.service.fallback_after_ticks, sampled.problem or "no data")
             if decision is None:
@@ -254,6 +255,18 @@ class Service:
             decision = r.decide(now, scale, pools.get(r.pool.name, PoolView()), self._events_for(r, now), side)
         status = "ok" if sampled.demand is not None else "degraded"
         return _Decided(r, decision, scale, status, sampled, side)
+
+    def _export_capacity(self, r: TargetRunner, scale: ScaleState, demand: float | None) -> None:
+        """Ready capacity (ready replicas × capacity_per_replica) and whether demand is above it."""
+        name = r.target.name
+        capacity = min(scale.status_replicas, scale.spec_replicas) * r.target.capacity_per_replica
+        self.metrics.ready_capacity.labels(name).set(capacity)
+        under = self.metrics.under_s.labels(name)  # the series exists from the first tick, at 0
+        if demand is None:
+            return  # no sample: neither under- nor over-provisioned is known
+        self.metrics.under.labels(name).set(1 if demand > capacity + 1e-9 else 0)
+        if demand > capacity + 1e-9:
+            under.inc(self.config.service.tick_s)
 
     def _sample(self, r: TargetRunner, now: float) -> Sampled:
         try:

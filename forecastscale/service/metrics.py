@@ -23,7 +23,20 @@ Names and labels are the contract with the shipped Grafana dashboards:
 ``forecastscale_panic{target}``                             1 while burst (panic) mode holds the target
 ``forecastscale_unplaced_pods{target}``                     planned pods that fit no node pool (logged why)
 ``forecastscale_gpus_excluded{pool}``                       GPUs not counted: unhealthy, NotReady, cordoned
+``forecastscale_ready_capacity{target}``                    ready replicas × ``capacity_per_replica`` (demand
+                                                            units/s the running pods serve at 100 %)
+``forecastscale_underprovisioned{target}``                  1 while demand > ready capacity, else 0
+``forecastscale_underprovisioned_seconds_total{target}``    ticks under-provisioned × ``tick_s``
+``forecastscale_events_active{target}``                     event windows in force (cron and announced)
+``forecastscale_current_nodes{pool}``                       the pool's nodes as read (MachineDeployment), else
+                                                            the nodes the running pods occupy (bin-packed)
+``forecastscale_gpus_used{pool}``                           running pods placed on the pool × ``gpus_per_pod``
+``forecastscale_gpus_allocatable{pool}``                    current nodes × ``gpus_per_node``
+``forecastscale_gpu_seconds_total{pool}``                   GPUs used × ``tick_s``, summed every tick
 ==========================================================  =============================================
+
+The dashboards in ``deploy/grafana`` are generated from these names by
+:mod:`forecastscale.dashboards` (``python -m forecastscale.dashboards deploy/grafana``).
 """
 
 from __future__ import annotations
@@ -76,6 +89,22 @@ class ServiceMetrics:
                               registry=r)
         self.panic = Gauge("forecastscale_panic", "1 while burst (panic) mode holds the target.", ["target"],
                            registry=r)
+        self.ready_capacity = Gauge("forecastscale_ready_capacity", "Ready replicas × capacity_per_replica "
+                                    "(demand units/s served at 100 %).", ["target"], registry=r)
+        self.under = Gauge("forecastscale_underprovisioned", "1 while demand exceeds the ready capacity, else 0.",
+                           ["target"], registry=r)
+        self.under_s = Counter("forecastscale_underprovisioned_seconds", "Ticks with demand above the ready "
+                               "capacity × tick_s.", ["target"], registry=r)
+        self.events_active = Gauge("forecastscale_events_active", "Event windows in force (cron schedules and "
+                                   "announced events, pre-warmed by the pod startup time).", ["target"], registry=r)
+        self.current_nodes = Gauge("forecastscale_current_nodes", "Nodes of the pool as read (MachineDeployment), "
+                                   "else the nodes its running pods occupy (bin-packed).", ["pool"], registry=r)
+        self.gpus_used = Gauge("forecastscale_gpus_used", "GPUs requested by the running pods placed on the pool.",
+                               ["pool"], registry=r)
+        self.gpus_allocatable = Gauge("forecastscale_gpus_allocatable", "Current nodes × gpus_per_node.", ["pool"],
+                                      registry=r)
+        self.gpu_seconds = Counter("forecastscale_gpu_seconds", "GPUs used × tick_s, summed every tick.", ["pool"],
+                                   registry=r)
 
 
 def error_kind(exc: BaseException) -> str:

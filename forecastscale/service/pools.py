@@ -89,6 +89,7 @@ def size_pools(config: Config, runners: Sequence[TargetRunner], outcomes: Sequen
         metrics.unplaced.labels(t.name).set(planned.unplaced.get(t.name, (0, ""))[0])
     if planned.unplaced:
         log.warning("node pools: %s", planned.message())
+    _export_usage(config, running, views, metrics)
     out: list[PoolOutcome] = []
     for pool in config.node_pools:
         actuator = actuators.get(pool.name)
@@ -112,6 +113,20 @@ def size_pools(config: Config, runners: Sequence[TargetRunner], outcomes: Sequen
         else:
             out.append(_apply(pool.name, desired, current, actuator, metrics))
     return out
+
+
+def _export_usage(config: Config, running: Packing, views: Mapping[str, PoolView], metrics: ServiceMetrics) -> None:
+    """Per pool: current nodes (as read from a MachineDeployment, else what the running pods occupy),
+    GPUs the running pods hold, GPUs the current nodes have, and GPU-seconds (used × tick_s)."""
+    gpus = {t.name: t.gpus_per_pod for t in config.targets}
+    for pool in config.node_pools:
+        view = views.get(pool.name) if pool.machine_deployment is not None else None
+        nodes = view.ready + view.starting if view is not None else running.nodes[pool.name]
+        used = sum(n * gpus[t] for (t, p), n in running.placed.items() if p == pool.name)
+        metrics.current_nodes.labels(pool.name).set(nodes)
+        metrics.gpus_used.labels(pool.name).set(used)
+        metrics.gpus_allocatable.labels(pool.name).set(nodes * pool.gpus_per_node)
+        metrics.gpu_seconds.labels(pool.name).inc(used * config.service.tick_s)
 
 
 def _apply(pool: str, desired: int, current: int | None, actuator: Actuator, metrics: ServiceMetrics) -> PoolOutcome:

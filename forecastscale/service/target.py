@@ -20,6 +20,7 @@ import numpy as np
 from forecastscale.actuators.base import Actuator, ApplyResult, ScaleState
 from forecastscale.config import Config, NodePool, Target
 from forecastscale.forecasters.select import Selection
+from forecastscale.policy.events import cron_windows
 from forecastscale.policy.predictive import PredictivePolicy, make_tape
 from forecastscale.policy.reactive import ReactivePolicy
 from forecastscale.service.history import DemandHistory, problem_counts
@@ -159,7 +160,14 @@ class TargetRunner:
         decision = self.policy.decide(self.observation(now, scale, pool, events, side))
         self.failures, self.last = 0, decision
         self._export_forecast(math.floor(now / self.step))
+        self._export_events(now, events)
         return decision
+
+    def _export_events(self, now: float, announced: tuple[Window, ...]) -> None:
+        """How many event windows are in force now: the announced ones given, and the cron schedules'."""
+        cron = [w for e in self.target.schedules for w in cron_windows(e, now, now + 1.0, self.target.pod_startup_s)
+                if w.active(now)]
+        self.metrics.events_active.labels(self.target.name).set(len(announced) + len(cron))
 
     def fallback(self, scale: ScaleState, after_ticks: int, why: str) -> Decision | None:
         """After a tick without usable demand: None (hold) or a fallback decision that never scales down."""
