@@ -96,3 +96,11 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrometheusS
                                end=datetime.fromtimestamp(end_s, tz=UTC), step_s=STEP_S, written=written)
     finally:
         server.stop()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Run ``test_rbac_usage.py`` last: it checks the API calls every earlier test made (whatever the
+    order of the files or arguments given to pytest; a hook, not a plugin, so nothing to install)."""
+    last = [item for item in items if item.path.name == "test_rbac_usage.py"]
+    if last:
+        items[:] = [item for item in items if item.path.name != "test_rbac_usage.py"] + last

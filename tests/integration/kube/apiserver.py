@@ -42,6 +42,10 @@ Resource selectors (:class:`Fault`, :meth:`ScaleApiDouble.interfere`, :meth:`Sca
 are a plural (``"deployments"``, ``"leases"``, ``"configmaps"``, ``"priorityclasses"``, ``"nodes"``; a scale
 request counts as its parent's plural), ``"scale"`` for any scale-subresource request, or ``None``
 for any request. Cluster-scoped objects are addressed with ``namespace=None`` (or ``""``).
+
+Every request any double receives (served, faulted or refused alike) is also appended to the session-wide
+:data:`RECORDED` as an :class:`ApiCall` — the RBAC verb, API group, resource and subresource it needs —
+for ``tests/integration/test_rbac_usage.py``, which checks them against the RBAC rules in ``deploy/``.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import os
 import re
 import threading
 import uuid
@@ -86,6 +91,56 @@ SCALE_PATH = re.compile(r"/apis/[^/]+/[^/]+/namespaces/[^/]+/[^/]+/[^/]+/scale")
 # Metadata only the server sets; whatever a client sends for these is replaced.
 SERVER_META = ("uid", "resourceVersion", "creationTimestamp", "generation", "managedFields", "selfLink")
 START_TIMEOUT_S = 10.0
+
+
+# HTTP method → RBAC verb of a request on one named object; GET and DELETE of a collection are list/deletecollection.
+RBAC_VERBS = {"GET": "get", "POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
+
+
+@dataclass(frozen=True)
+class ApiCall:
+    """One request as RBAC sees it: ``verb`` on ``group``/``resource``[/``subresource``], plus where and by whom.
+
+    ``resource`` is the plural (``""`` group = core); a request outside the resource API (``/version``,
+    discovery) has ``resource`` ``""`` and its URL path in ``non_resource_url``. ``test`` is the pytest node
+    id that was running (``PYTEST_CURRENT_TEST`` without the phase), so a check can name who made the call.
+    """
+
+    verb: str
+    group: str
+    resource: str
+    subresource: str | None
+    namespace: str | None
+    name: str | None
+    test: str
+    non_resource_url: str | None = None
+
+
+RECORDED: list[ApiCall] = []  # every request of every double in this test session, in order
+_RECORDED_LOCK = threading.Lock()
+
+
+def _current_test() -> str:
+    return os.environ.get("PYTEST_CURRENT_TEST", "").rsplit(" (", 1)[0]
+
+
+def _record(request: kmock.Request) -> None:
+    """Append ``request`` to :data:`RECORDED` as the RBAC verb, group, resource and subresource it needs."""
+    method = request.method.value.upper()
+    resource = request.resource
+    if resource is None:
+        call = ApiCall(method.lower(), "", "", None, None, None, _current_test(), request.url.path)
+    else:
+        named = bool(request.name)
+        verb = RBAC_VERBS.get(method, method.lower())
+        if method == "GET" and not named:
+            verb = "watch" if request.url.query.get("watch", "").lower() in ("1", "true") else "list"
+        elif method == "DELETE" and not named:
+            verb = "deletecollection"
+        call = ApiCall(verb, str(resource.group or ""), str(resource.plural), request.subresource or None,
+                       request.namespace or None, request.name or None, _current_test())
+    with _RECORDED_LOCK:
+        RECORDED.append(call)
 
 
 def _prefix(group: str, version: str) -> str:
@@ -141,6 +196,7 @@ class _Emulator(kmock.KubernetesEmulator):
     """
 
     async def _handle(self, request: kmock.Request) -> aiohttp.web.StreamResponse:
+        _record(request)  # before anything can refuse it: a refused request was still a call the code made
         if request.resource is not None and str(request.resource.plural) in OBJECTS:
             return await kmock.RawHandler._handle(self, request)
         return await super()._handle(request)
