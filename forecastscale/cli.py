@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
 import typer
-import yaml
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -17,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from forecastscale import __version__
 from forecastscale.backtest import frontier_report, openmetrics, report, shared_report
 from forecastscale.backtest.frontier_report import SweepResult
-from forecastscale.backtest.runner import Scenario, build_scenario
+from forecastscale.backtest.runner import Scenario
 from forecastscale.backtest.suite import (
     Job,
     TraceResult,
@@ -26,16 +23,12 @@ from forecastscale.backtest.suite import (
     plan_jobs,
     run_job,
     scenario_for,
-    select_target,
     with_model,
 )
 from forecastscale.backtest.sweep import DEFAULT_LEVELS, SLO_METRICS, grid, sweep
-from forecastscale.backtest.tune import NoSettingMeetsSlo, parse_slo, tune, tuned_config
 from forecastscale.backtest.window import ScoreWindow, parse_window
-from forecastscale.config import Config, Target, load_config
+from forecastscale.config import Config, load_config
 from forecastscale.errors import ConfigError, ForecastscaleError
-from forecastscale.sources.csvtrace import Trace, load_trace
-from forecastscale.sources.prometheus import PrometheusSource, parse_duration
 
 DEFAULT_CONFIG = "elb_request_count.yaml"
 
@@ -73,7 +66,7 @@ def bundled_data_dir() -> Path:
     )
 
 
-def _progress(quiet: bool) -> Progress:
+def progress_bar(quiet: bool) -> Progress:
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     return Progress(*columns, console=err, transient=True, disable=quiet)
 
@@ -88,7 +81,7 @@ def run_scenarios(jobs: list[Job], scenarios: list[Scenario], policies: list[str
                   quantiles: tuple[float, ...] = ()) -> list[TraceResult]:
     """Run each job's scenario under ``policies`` with a progress bar (``quantiles``: see ``run_job``)."""
     results = []
-    with _progress(quiet) as progress:
+    with progress_bar(quiet) as progress:
         task = progress.add_task("replaying", total=sum(len(sc.demand) for sc in scenarios) * len(policies))
         done = 0
         for job, scenario in zip(jobs, scenarios, strict=True):
@@ -109,7 +102,7 @@ def _sweep_all(results: list[TraceResult], metric: str, levels: tuple[float, ...
                quiet: bool) -> list[SweepResult]:
     points_per_trace = sum(len(grid(p)) for p in ("reactive", "predictive"))
     swept = []
-    with _progress(quiet) as progress:
+    with progress_bar(quiet) as progress:
         task = progress.add_task("sweeping", total=points_per_trace * len(results))
         for r in results:
             progress.update(task, description=f"sweeping {r.job.trace_path.name}")
@@ -134,7 +127,7 @@ def _levels(text: str, metric: str) -> tuple[float, ...]:
         raise ConfigError("--levels", [f"expected comma-separated numbers, got {text!r}"]) from None
 
 
-def _policies(text: str, jobs: list[Job], do_sweep: bool) -> list[str]:
+def parse_policy_list(text: str, jobs: list[Job], do_sweep: bool) -> list[str]:
     """``--policy`` as given, or the default list for ``jobs``; a sweep needs oracle."""
     names = parse_policies(text) if text else default_policies(jobs)
     return [*names, "oracle"] if do_sweep and "oracle" not in names else names
@@ -147,7 +140,7 @@ def _check_shared(do_sweep: bool, window: str | None, trace: list[Path] | None) 
 
 
 def _shared_backtest(jobs: list[Job], policies: list[str], json_out: Path | None, quiet: bool) -> None:
-    with _progress(quiet) as progress:
+    with progress_bar(quiet) as progress:
         task = progress.add_task("replaying shared pools", total=None)
         results = shared_report.run_pools(jobs, policies, lambda what: progress.update(task, description=what))
     out = Console()
@@ -236,7 +229,7 @@ def backtest(
         paths = config or [bundled_data_dir() / DEFAULT_CONFIG]
         configs: list[tuple[Path, Config]] = [(p, with_model(load_config(p), model)) for p in paths]
         jobs = plan_jobs(configs, trace or [], target)
-        policies = _policies(policy, jobs, do_sweep)
+        policies = parse_policy_list(policy, jobs, do_sweep)
         if shared_pool:
             _shared_backtest(jobs, policies, json_out, quiet)
             return
@@ -274,86 +267,10 @@ def backtest(
             frontier_report.plot_frontiers(swept, report_dir / "frontier.png")
 
 
-def tune_history(cfg: Config, target: Target, trace: Path | None, prometheus: str | None, since: str) -> Trace:
-    if (trace is None) == (prometheus is None):
-        raise ConfigError("tune", ["give exactly one of --trace CSV or --prometheus URL"])
-    if trace is not None:
-        return load_trace(trace)
-    assert prometheus is not None
-    step = cfg.backtest.decision_interval_s
-    # Evaluate on whole multiples of the step, as dashboards do: evaluation times then line up
-    # with evenly scraped samples and repeat from run to run.
-    now = datetime.now(tz=UTC).timestamp()
-    end = datetime.fromtimestamp(now // step * step, tz=UTC)
-    start = end - timedelta(seconds=parse_duration(since))
-    return prometheus_history(cfg, target, prometheus, start, end)
-
-
-def prometheus_history(cfg: Config, target: Target, prometheus: str, start: datetime, end: datetime,
-                       command: str = "tune") -> Trace:
-    """``target``'s demand query evaluated at ``start, start + step, …, ≤ end`` (the decision step)."""
-    query = cfg.query(target, "demand")
-    if not query:
-        raise ConfigError(command, [f"targets[{target.name}].demand_query: required with --prometheus"])
-    return PrometheusSource(prometheus).fetch(query, start, end, cfg.backtest.decision_interval_s)
-
-
-def _write_tuned(config_path: Path, target: str, params: dict[str, float], out: Path) -> None:
-    raw = yaml.safe_load(config_path.read_text(encoding="utf-8"))
-    tuned = tuned_config(raw, target, params)
-    for t in tuned.get("targets", []):  # keep trace paths valid from the new file's folder
-        if t.get("trace"):
-            t["trace"] = os.path.relpath((config_path.parent / t["trace"]).resolve(), out.resolve().parent)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(f"# tuned by forecastscale tune from {config_path}\n" + yaml.safe_dump(tuned, sort_keys=False),
-                   encoding="utf-8")
-
-
-@app.command("tune")
-def tune_command(
-    config: Annotated[Path, typer.Option(help="YAML config whose target is tuned.")],
-    slo: Annotated[str, typer.Option(
-        help=f"METRIC<=NUMBER to meet, METRIC one of {', '.join(SLO_METRICS)}.")],
-    trace: Annotated[Path | None, typer.Option(help="History as a 'timestamp,value' CSV.")] = None,
-    prometheus: Annotated[str | None, typer.Option(
-        help="History from this Prometheus URL, with the target's demand_query.")] = None,
-    since: Annotated[str, typer.Option(help="With --prometheus: how far back (e.g. 14d, 36h).")] = "14d",
-    target: Annotated[str | None, typer.Option(help="Target to tune (default: the first).")] = None,
-    policy: Annotated[str, typer.Option(help="Policy whose knobs are tuned: reactive or predictive.")]
-        = "predictive",
-    split_fraction: Annotated[float, typer.Option(
-        "--split", help="Share of the scored span tuned on; the rest is the report part.")] = 0.7,
-    out: Annotated[Path | None, typer.Option(help="Write the tuned config here (YAML).")] = None,
-    workers: Annotated[int | None, typer.Option("--jobs", help="Processes (default: one per core).")] = None,
-    quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
-) -> None:
-    """Find the cheapest knob setting that meets an SLO on earlier history; check it on later history.
-
-    Exit 0 with a setting, 1 when none meets the SLO on the tuning part, 2 on bad input.
-    """
-    try:
-        goal = parse_slo(slo)
-        cfg = load_config(config)
-        chosen = select_target(config, cfg, target)
-        scenario = build_scenario(cfg, chosen, tune_history(cfg, chosen, trace, prometheus, since))
-        with _progress(quiet) as progress:
-            task = progress.add_task(f"tuning {policy}", total=len(grid(policy)))
-            result = tune(scenario, policy, goal, split_fraction, workers, lambda _: progress.advance(task))
-    except NoSettingMeetsSlo as exc:
-        err.print(f"[red]no setting:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
-        raise typer.Exit(1) from exc
-    except (ForecastscaleError, ValueError) as exc:
-        raise fail(exc if isinstance(exc, ForecastscaleError) else ForecastscaleError(str(exc))) from exc
-    Console().print(frontier_report.tune_table(result, goal))
-    if out is not None:
-        _write_tuned(config, chosen.name, result.params, out)
-        err.print(f"wrote {out}", highlight=False)
-
-
 def main() -> None:
     """Console-script entry point."""
     app()
 
 
 # The other commands register themselves on ``app``; imported last because they import it.
-from forecastscale import cli_models, cli_replay, cli_run  # noqa: E402, F401
+from forecastscale import cli_models, cli_replay, cli_run, cli_tune  # noqa: E402, F401

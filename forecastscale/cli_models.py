@@ -14,7 +14,8 @@ from forecastscale.backtest.quicklook import plot as plot_forecast
 from forecastscale.backtest.quicklook import quick_look, summary_rows
 from forecastscale.backtest.suite import select_target, with_model
 from forecastscale.backtest.train import train_target
-from forecastscale.cli import app, err, fail, tune_history
+from forecastscale.cli import app, err, fail
+from forecastscale.cli_tune import tune_history
 from forecastscale.config import Config, Target, load_config
 from forecastscale.errors import ConfigError, ForecastscaleError, NotEnoughHistory
 from forecastscale.forecasters import MODELS

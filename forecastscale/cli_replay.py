@@ -25,15 +25,15 @@ from forecastscale.backtest.suite import Job, select_target, with_model
 from forecastscale.cli import (
     OPENMETRICS_HELP,
     RUN_HELP,
-    _policies,
     app,
     err,
     fail,
     openmetrics_quantiles,
-    prometheus_history,
+    parse_policy_list,
     run_scenarios,
     write_openmetrics,
 )
+from forecastscale.cli_tune import prometheus_history
 from forecastscale.config import load_config
 from forecastscale.errors import ConfigError, ForecastscaleError
 
@@ -86,7 +86,7 @@ def replay_command(
         span = replay_span(since, parse_until(until, datetime.now(tz=UTC)), cfg.backtest.decision_interval_s)
         targets = [select_target(config, cfg, target)] if target else list(cfg.targets)
         jobs = [replay_job(config, cfg, t) for t in targets]
-        policies = _policies(policy, jobs, False)  # bad input fails before any fetch
+        policies = parse_policy_list(policy, jobs, False)  # bad input fails before any fetch
         scenarios = _fetch(jobs, prometheus, span, quiet)
         results = run_scenarios(jobs, scenarios, policies, quiet, openmetrics_quantiles(openmetrics_out))
     except (ForecastscaleError, ValueError) as exc:
