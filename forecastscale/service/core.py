@@ -24,13 +24,12 @@ from forecastscale.actuators.base import Actuator, Outcome, ScaleState
 from forecastscale.actuators.errors import KubeApiError
 from forecastscale.config import Config
 from forecastscale.errors import ForecastscaleError, TemporaryError
-from forecastscale.policy.events import EventBook
 from forecastscale.policy.placement import share_pools
 from forecastscale.service.events_api import EventStore
 from forecastscale.service.health import HealthWatch
 from forecastscale.service.metrics import ServiceMetrics, error_kind
 from forecastscale.service.models import seed_models
-from forecastscale.service.plan_codec import merge_plan, plan_entry
+from forecastscale.service.plan_codec import events_entry, merge_plan, merged_events, plan_entry
 from forecastscale.service.pools import PoolOutcome, TargetOutcome, size_pools
 from forecastscale.service.target import PoolView, Sampled, TargetRunner
 from forecastscale.sources.prometheus import PrometheusSource
@@ -150,7 +149,7 @@ class Service:
             return
         self.events.expire(now)
         plan = {"version": 1, "saved_at": now, "targets": {r.target.name: plan_entry(r) for r in self.runners},
-                "events": json.loads(self.events.book.to_json())}
+                "events": events_entry(self.events.book)}
         try:
             self.plan.save(plan)
             self.metrics.patches.labels("plan").inc()
@@ -159,22 +158,15 @@ class Service:
             log.error("cannot save the plan: %s", exc)
 
     def _merge_events(self, plan: Mapping[str, Any] | None) -> None:
-        """Add the plan's announced events to ours (ours win on the same id): they outlive a failover."""
-        raw = plan.get("events") if plan else None
-        if raw is None:
-            return
+        """Add the plan's announced events to ours: they outlive a failover."""
         try:
-            saved = EventBook.from_json(json.dumps(raw))
+            book, restored = merged_events(self.events.book, plan)
         except ValueError as exc:
             self.metrics.errors.labels("plan").inc()
             log.error("plan: announced events unreadable, ignored: %s", exc)
             return
-        book = self.events.book
-        for event in saved:
-            if event.id not in book:
-                book = book.add(event)
         self.events.replace(book)
-        log.info("restored %d announced events from the plan", len(saved))
+        log.info("restored %d announced events from the plan", restored)
 
     def _events_for(self, r: TargetRunner, now: float) -> tuple[Window, ...]:
         """Announced events in force for ``r`` at ``now``, pre-warmed by its pod startup time."""

@@ -1,17 +1,20 @@
 """What the leader persists per target and how a new leader merges it back (pure, JSON-able).
 
 The plan holds each target's behaviour history (past recommendations and scale events, the
-state of the HPA stabilisation windows and rate policies) and the last decision. A new leader
+state of the HPA stabilisation windows and rate policies), the last decision, and the events
+announced over ``/v1/events``. A new leader
 takes the union with the recommendations it computed itself as a standby: a recommendation it never saw
 still counts in its stabilisation window, so a failover cannot cause a premature scale-down.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from forecastscale.policy.behavior import BehaviorHistory
+from forecastscale.policy.events import EventBook
 from forecastscale.service.target import TargetRunner
 
 
@@ -53,3 +56,24 @@ def merge_plan(plan: Mapping[str, Any] | None, runners: Iterable[TargetRunner]) 
             r.policy.behavior = merged(r.policy.behavior, entry)
             n += 1
     return n
+
+
+def events_entry(book: EventBook) -> Any:
+    """The announced events as the plan stores them (the book's own JSON form)."""
+    return json.loads(book.to_json())
+
+
+def merged_events(own: EventBook, plan: Mapping[str, Any] | None) -> tuple[EventBook, int]:
+    """``own`` plus the plan's events it lacks (``own`` wins on the same id), and how many the plan held.
+
+    ValueError if the plan's events cannot be read.
+    """
+    raw = plan.get("events") if plan else None
+    if raw is None:
+        return own, 0
+    saved = EventBook.from_json(json.dumps(raw))
+    book = own
+    for event in saved:
+        if event.id not in book:
+            book = book.add(event)
+    return book, len(saved)
