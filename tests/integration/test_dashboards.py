@@ -8,8 +8,9 @@ process' ``/metrics`` every second. After a few scrapes, every target expression
 ``label_values`` queries return, Grafana's ``$__range``/``$__interval``/``$__rate_interval`` by
 durations — must parse and return at least one series. A query that returns nothing fails.
 
-What-if dashboard: a tiny OpenMetrics file with the ``forecastscale_replay_*`` series (``run`` and
-``policy`` labels) is backfilled with promtool, and the same is checked for every panel.
+What-if dashboard: ``forecastscale backtest --openmetrics`` on three days of the ELB trace (moved to end
+now) writes the ``forecastscale_replay_*`` series (``run``, ``policy`` labels); they are backfilled with
+promtool, and the same is checked for every panel.
 """
 
 from __future__ import annotations
@@ -25,12 +26,16 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from typer.testing import CliRunner
 
+from forecastscale.backtest.runner import POLICIES
+from forecastscale.cli import app
 from forecastscale.dashboards import panel_queries
 from forecastscale.devtools.prometheus import (
     LocalPrometheus,
@@ -233,30 +238,20 @@ def test_every_live_panel_query_returns_data_from_prometheus_scraping_a_dry_run(
 
 
 # --- what-if --------------------------------------------------------------------------------------
-def replay_openmetrics(path: Path, end_s: int, steps: int = 60, step_s: int = 60) -> None:
-    """The series a backtest/replay writes (``run``, ``target``, ``policy``, ``quantile`` labels), one family each."""
-    start = end_s - (steps - 1) * step_s
-    demand = [10.0 + (i % 20) for i in range(steps)]
-    run = {"run": "r1", "target": "chat"}
-    policies = ("reactive", "predictive", "oracle")
-    families: dict[str, list[tuple[dict[str, str], list[float]]]] = {
-        "forecastscale_replay_demand": [(run, demand)],
-        "forecastscale_replay_forecast": [({**run, "quantile": q}, [d * k for d in demand])
-                                          for q, k in (("0.5", 1.0), ("0.9", 1.3))],
-        "forecastscale_replay_desired_replicas": [({**run, "policy": p}, [d / k for d in demand])
-                                                  for p, k in zip(policies, (0.7, 0.6, 1.0), strict=True)],
-        "forecastscale_replay_ready_capacity": [({**run, "policy": p}, [d * k for d in demand])
-                                                for p, k in zip(policies, (0.9, 1.2, 1.0), strict=True)],
-        "forecastscale_replay_underprovisioned": [({**run, "policy": p}, [float(i % m == 0) for i in range(steps)])
-                                                  for p, m in zip(policies, (3, 10, 1000), strict=True)],
-    }
-    lines = []
-    for metric, series in families.items():
-        lines += [f"# HELP {metric} Replay series.", f"# TYPE {metric} gauge"]
-        for labels, vals in series:
-            text = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
-            lines += [f"{metric}{{{text}}} {v!r} {start + i * step_s}" for i, v in enumerate(vals)]
-    path.write_text("\n".join([*lines, "# EOF"]) + "\n", encoding="utf-8")
+def replay_openmetrics(path: Path, end_s: int, days: int = 3) -> None:
+    """What ``backtest --openmetrics`` really writes: the ELB trace's last ``days`` days moved to end
+    at ``end_s``, replayed by every default policy (the writer under test is the product's own)."""
+    rows = TRACE.read_text(encoding="utf-8").splitlines()[1:]
+    step = 300
+    tail = rows[-days * 86400 // step:]
+    start = end_s - (len(tail) - 1) * step
+    csv = path.with_suffix(".csv")
+    csv.write_text("timestamp,value\n" + "".join(
+        f"{datetime.fromtimestamp(start + i * step, tz=UTC):%Y-%m-%d %H:%M:%S},{r.split(',')[1]}\n"
+        for i, r in enumerate(tail)), encoding="utf-8")
+    result = CliRunner().invoke(app, ["backtest", "--config", str(ROOT / "data" / "elb_request_count.yaml"), "--trace",
+                                      str(csv), "--openmetrics", str(path), "--run", "r1", "--quiet"])
+    assert result.exit_code == 0, result.output
 
 
 def test_every_whatif_panel_query_returns_data_from_backfilled_replay_series(tmp_path: Path) -> None:
@@ -270,7 +265,7 @@ def test_every_whatif_panel_query_returns_data_from_backfilled_replay_series(tmp
     try:
         data = dashboard("forecastscale-whatif.json")
         values = variable_values(server.url, data)
-        assert values == {"run": "r1", "target": "chat", "policy": "oracle"}
+        assert values["run"] == "r1" and values["target"] == "chat-llm" and values["policy"] in POLICIES
         bad = empty_or_failed(server.url, data, values)
         assert not bad, "panel queries without data:\n" + "\n".join(bad)
         # a query on a run that is not there returns nothing: the check can fail
