@@ -244,17 +244,24 @@ def floor(windows: Iterable[Window], t: float, base_replicas: int) -> tuple[int,
     return best if best is not None else (0, None)
 
 
+def windows_at(target: Target, announced: Iterable[Window], at_s: float) -> list[Window]:
+    """Every event window in force at ``at_s`` (UNIX seconds): the ``announced`` ones and ``target``'s
+    cron schedules' occurrences, pre-warmed by its pod startup time."""
+    cron = [w for e in target.schedules for w in cron_windows(e, at_s, at_s + 1.0, target.pod_startup_s)]
+    return [w for w in (*announced, *cron) if w.active(at_s)]
+
+
 def event_floor(obs: Observation, target: Target, base_replicas: int, ahead_s: float = 0.0
                 ) -> tuple[int, str | None]:
     """The floor ``ahead_s`` after ``obs`` from ``target``'s cron schedules (at the wall clock,
     pre-warmed by its pod startup time) and the announced events the observation carries;
     ``(0, None)`` when none is in force. ``ahead_s`` = the node start-up time asks what the
     nodes requested now must hold when they are Ready."""
-    windows = list(obs.events)
-    now = (obs.wall_s if obs.wall_s is not None else obs.t) + ahead_s
-    if obs.wall_s is not None:
-        for event in target.schedules:
-            windows += cron_windows(event, now, now + 1.0, target.pod_startup_s)
+    if obs.wall_s is None:  # no wall clock: no schedule applies, announced events by the run's clock
+        windows, now = list(obs.events), obs.t + ahead_s
+    else:
+        now = obs.wall_s + ahead_s
+        windows = windows_at(target, obs.events, now)
     return floor(windows, now, base_replicas) if windows else (0, None)
 
 

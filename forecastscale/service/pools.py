@@ -103,7 +103,6 @@ def size_pools(config: Config, runners: Sequence[TargetRunner], outcomes: Sequen
         if balloon:
             # Both packings include the headroom: the spare nodes are the difference, plus the headroom.
             desired = max(0, desired - extra - running.nodes[pool.name]) + pool.headroom_nodes + extra
-            current = None if view is None else view.ready + view.starting
         if actuator is None:
             out.append(PoolOutcome(pool.name, desired, current, "unmanaged"))
         elif current == desired:

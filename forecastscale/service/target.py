@@ -20,7 +20,7 @@ import numpy as np
 from forecastscale.actuators.base import Actuator, ApplyResult, ScaleState
 from forecastscale.config import Config, NodePool, Target
 from forecastscale.forecasters.select import Selection
-from forecastscale.policy.events import cron_windows
+from forecastscale.policy.events import windows_at
 from forecastscale.policy.predictive import PredictivePolicy, make_tape
 from forecastscale.policy.reactive import ReactivePolicy
 from forecastscale.service.history import DemandHistory, problem_counts
@@ -165,9 +165,7 @@ class TargetRunner:
 
     def _export_events(self, now: float, announced: tuple[Window, ...]) -> None:
         """How many event windows are in force now: the announced ones given, and the cron schedules'."""
-        cron = [w for e in self.target.schedules for w in cron_windows(e, now, now + 1.0, self.target.pod_startup_s)
-                if w.active(now)]
-        self.metrics.events_active.labels(self.target.name).set(len(announced) + len(cron))
+        self.metrics.events_active.labels(self.target.name).set(len(windows_at(self.target, announced, now)))
 
     def fallback(self, scale: ScaleState, after_ticks: int, why: str) -> Decision | None:
         """After a tick without usable demand: None (hold) or a fallback decision that never scales down."""

@@ -20,6 +20,7 @@ import math
 import random
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -85,15 +86,22 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrometheusS
     write_openmetrics(root / "history.om", METRIC, series, "Requests per second arriving for a target.")
     # Samples sit exactly on the query grid; a short look-back makes a missing sample a missing
     # point (the 5 min default would repeat the previous one over a gap).
-    server = LocalPrometheus(root, root / "history.om", lookback_delta="30s")
+    with running(LocalPrometheus(root, root / "history.om", lookback_delta="30s")) as server:
+        yield PrometheusServer(url=server.url, start=datetime.fromtimestamp(start_s, tz=UTC),
+                               end=datetime.fromtimestamp(end_s, tz=UTC), step_s=STEP_S, written=written)
+
+
+@contextmanager
+def running(server: LocalPrometheus) -> Iterator[LocalPrometheus]:
+    """Backfill and start ``server``, stop it afterwards; a missing or failing promtool/prometheus fails
+    the test, never skips it (CI installs them)."""
     try:
         server.backfill()
         server.start()
-    except LocalPrometheusError as exc:  # missing tools are a failure, not a skip: CI installs them
+    except LocalPrometheusError as exc:
         pytest.fail(str(exc))
     try:
-        yield PrometheusServer(url=server.url, start=datetime.fromtimestamp(start_s, tz=UTC),
-                               end=datetime.fromtimestamp(end_s, tz=UTC), step_s=STEP_S, written=written)
+        yield server
     finally:
         server.stop()
 

@@ -45,6 +45,7 @@ from forecastscale.devtools.prometheus import (
     write_openmetrics,
 )
 from forecastscale.sources.csvtrace import load_trace
+from tests.integration.conftest import running
 
 ROOT = Path(__file__).resolve().parents[2]
 GRAFANA = ROOT / "deploy" / "grafana"
@@ -151,16 +152,9 @@ def source(tmp_path: Path) -> Iterator[str]:
     end = (int(time.time()) + 3600) // step * step
     write_openmetrics(root / "h.om", METRIC, [Series({"target": "chat"}, end - (len(values) - 1) * step, step, values)],
                       "Requests per second (ELB trace, time-shifted).")
-    server = LocalPrometheus(root, root / "h.om", lookback_delta="30m")  # 5-min samples answer every second
-    try:
-        server.backfill()
-        server.start()
-    except LocalPrometheusError as exc:  # missing tools are a failure, not a skip: CI installs them
-        pytest.fail(str(exc))
-    try:
+    # 5-min samples answer every second
+    with running(LocalPrometheus(root, root / "h.om", lookback_delta="30m")) as server:
         yield server.url
-    finally:
-        server.stop()
 
 
 def live_config(path: Path) -> Path:
@@ -256,13 +250,7 @@ def replay_openmetrics(path: Path, end_s: int, days: int = 3) -> None:
 
 def test_every_whatif_panel_query_returns_data_from_backfilled_replay_series(tmp_path: Path) -> None:
     replay_openmetrics(tmp_path / "replay.om", int(time.time()) // 60 * 60 - 60)
-    server = LocalPrometheus(tmp_path, tmp_path / "replay.om")
-    try:
-        server.backfill()
-        server.start()
-    except LocalPrometheusError as exc:
-        pytest.fail(str(exc))
-    try:
+    with running(LocalPrometheus(tmp_path, tmp_path / "replay.om")) as server:
         data = dashboard("forecastscale-whatif.json")
         values = variable_values(server.url, data)
         assert values["run"] == "r1" and values["target"] == "chat-llm" and values["policy"] in POLICIES
@@ -270,5 +258,3 @@ def test_every_whatif_panel_query_returns_data_from_backfilled_replay_series(tmp
         assert not bad, "panel queries without data:\n" + "\n".join(bad)
         # a query on a run that is not there returns nothing: the check can fail
         assert empty_or_failed(server.url, data, {**values, "run": "no-such-run"})
-    finally:
-        server.stop()

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from forecastscale.devtools.prometheus import LocalPrometheus, LocalPrometheusError, Series, write_openmetrics
+from forecastscale.devtools.prometheus import LocalPrometheus, Series, write_openmetrics
 from forecastscale.sources.dcgm import DEFAULT_QUERY, unhealthy_gpus
 from forecastscale.sources.prometheus import PrometheusSource
+from tests.integration.conftest import running
 
 STEP_S = 60
 STEPS = 30
@@ -29,16 +30,8 @@ def dcgm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, float]
                for g in (3, 5)]  # XID 79 (GPU fell off the bus) on two GPUs, the last ten minutes
     series += [Series({"node": "gpu-node-3", "gpu": "0"}, start_s, STEP_S, [48.0] * STEPS)]  # relabelled exporter
     write_openmetrics(root / "dcgm.om", "DCGM_FI_DEV_XID_ERRORS", series, "Last XID error code.")
-    server = LocalPrometheus(root, root / "dcgm.om", lookback_delta="2m")
-    try:
-        server.backfill()
-        server.start()
-    except LocalPrometheusError as exc:
-        pytest.fail(str(exc))
-    try:
+    with running(LocalPrometheus(root, root / "dcgm.om", lookback_delta="2m")) as server:
         yield server.url, float(end_s)
-    finally:
-        server.stop()
 
 
 def test_gpus_with_xid_errors_are_named_per_node(dcgm: tuple[str, float]) -> None:

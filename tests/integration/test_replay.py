@@ -32,7 +32,6 @@ from forecastscale.cli import app
 from forecastscale.devtools.prometheus import (
     HEAD_MARGIN_S,
     LocalPrometheus,
-    LocalPrometheusError,
     Series,
     tool,
     write_openmetrics,
@@ -40,6 +39,7 @@ from forecastscale.devtools.prometheus import (
 from forecastscale.sources.csvtrace import Trace, load_trace
 from forecastscale.sources.prometheus import PrometheusSource
 from tests.conftest import DATA
+from tests.integration.conftest import running
 
 CSV = DATA / "elb_request_count_8c0756.csv"
 METRIC = "elb_requests"
@@ -67,16 +67,8 @@ def elb_prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ElbProm
     write_openmetrics(root / "elb.om", METRIC, [Series({"service": "chat"}, start_s + shift_s, int(trace.step_s),
                                                         [float(v) for v in trace.values])],
                       "ELB requests per 5 min.")
-    server = LocalPrometheus(root, root / "elb.om")
-    try:
-        server.backfill()
-        server.start()
-    except LocalPrometheusError as exc:  # missing tools are a failure, not a skip: CI installs them
-        pytest.fail(str(exc))
-    try:
+    with running(LocalPrometheus(root, root / "elb.om")) as server:
         yield ElbPrometheus(server.url, trace, shift_s)
-    finally:
-        server.stop()
 
 
 def _config(path: Path, quantile: float = 0.9) -> Path:

@@ -29,3 +29,19 @@ def api_client(kube: ScaleApiDouble) -> Iterator[client.ApiClient]:
     configuration.retries = False
     with client.ApiClient(configuration) as api:
         yield api
+
+
+class FakeSleep:
+    """Records the requested waits (seconds) instead of sleeping."""
+
+    def __init__(self) -> None:
+        self.calls: list[float] = []
+
+    def __call__(self, seconds: float) -> None:
+        self.calls.append(seconds)
+
+
+@pytest.fixture
+def sleep() -> FakeSleep:
+    """A fresh :class:`FakeSleep` for an actuator's ``sleep`` (429 Retry-After waits)."""
+    return FakeSleep()

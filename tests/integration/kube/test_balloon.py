@@ -12,6 +12,7 @@ from forecastscale.actuators.balloon import BalloonPool
 from forecastscale.actuators.errors import Conflict, Forbidden, Rejected, TooManyRequests
 from forecastscale.errors import PermanentError
 from tests.integration.kube.apiserver import Fault, ScaleApiDouble
+from tests.integration.kube.conftest import FakeSleep
 
 NS = "gpu-system"
 NAME = "forecastscale-balloon-a100"
@@ -22,21 +23,6 @@ SCALE_PATH = f"{DEPLOYMENTS_PATH}/{NAME}/scale"
 NODE_SELECTOR = {"forecastscale.io/pool": "a100"}
 TOLERATIONS = [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
 LABELS = {"app.kubernetes.io/managed-by": "forecastscale", "forecastscale.io/balloon-pool": "a100"}
-
-
-class FakeSleep:
-    """Records the requested waits (seconds) instead of sleeping."""
-
-    def __init__(self) -> None:
-        self.calls: list[float] = []
-
-    def __call__(self, seconds: float) -> None:
-        self.calls.append(seconds)
-
-
-@pytest.fixture
-def sleep() -> FakeSleep:
-    return FakeSleep()
 
 
 def make_pool(api_client: client.ApiClient, sleep: FakeSleep, **overrides: Any) -> BalloonPool:

@@ -13,23 +13,9 @@ from forecastscale.actuators.errors import Conflict, Forbidden, NotFound, TooMan
 from forecastscale.actuators.kubernetes import ScaleSubresource
 from forecastscale.errors import PermanentError, TemporaryError
 from tests.integration.kube.apiserver import Fault, ScaleApiDouble
+from tests.integration.kube.conftest import FakeSleep
 
 NS = "default"
-
-
-class FakeSleep:
-    """Records the requested waits (seconds) instead of sleeping."""
-
-    def __init__(self) -> None:
-        self.calls: list[float] = []
-
-    def __call__(self, seconds: float) -> None:
-        self.calls.append(seconds)
-
-
-@pytest.fixture
-def sleep() -> FakeSleep:
-    return FakeSleep()
 
 
 @pytest.fixture
