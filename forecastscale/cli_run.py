@@ -16,8 +16,10 @@ from prometheus_client import CollectorRegistry
 from rich.console import Console
 
 from forecastscale.cli import app, err, fail
-from forecastscale.config import load_config
+from forecastscale.config import Config, load_config
+from forecastscale.edge import escaped
 from forecastscale.errors import ConfigError, ForecastscaleError
+from forecastscale.service.core import Service
 from forecastscale.service.http import HttpServer
 from forecastscale.service.loop import run_forever
 from forecastscale.service.readiness import readiness
@@ -25,9 +27,23 @@ from forecastscale.service.table import decision_table
 from forecastscale.service.wiring import build_service, events_mount, kube_client
 
 
+class OneLineFormatter(logging.Formatter):
+    """Every record on one line: control characters (newlines, ESC …) in the message, its arguments or its
+    traceback are escaped (``\\n``), so a client's text (an event's ``reason``) cannot forge log lines or
+    colour a terminal. Cut at :data:`LOG_RECORD_CHARS` characters."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return escaped(super().format(record), LOG_RECORD_CHARS)
+
+
+LOG_RECORD_CHARS = 16_000  # a traceback fits; a megabyte of hostile text does not
+
+
 def _setup_logging(level: str) -> None:
-    # Decision lines are JSON already; everything else gets a time and a logger name.
-    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # Decision lines are JSON already (and stay as they are); everything else gets a time and a logger name.
+    handler = logging.StreamHandler()
+    handler.setFormatter(OneLineFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    logging.basicConfig(level=level.upper(), handlers=[handler])
 
 
 @app.command("run")
@@ -78,14 +94,25 @@ def run_command(
         service.close()
         Console(width=160).print(decision_table(report_, dry_run))
         raise typer.Exit(0 if report_.ok else 1)
-    server = HttpServer(cfg.service.http_host, cfg.service.http_port if port is None else port,
-                        service.metrics.registry, lambda: readiness(service), events_mount(cfg, service)).start()
+    try:
+        server = _http_server(cfg, service, port).start()
+    except ForecastscaleError as exc:  # port taken, certificate unreadable
+        service.close()
+        raise fail(exc) from exc
     err.print(f"serving /metrics /healthz /readyz{' /v1/events' if cfg.service.webhook_token_file else ''} "
-              f"on port {server.port}", highlight=False)
+              f"on port {server.port} ({server.scheme})", highlight=False)
     try:
         run_forever(service, cfg.service.leader_election.retry_period_s)
     finally:
         server.stop()
+
+
+def _http_server(cfg: Config, service: Service, port: int | None) -> HttpServer:
+    """The service's HTTP(S) endpoint as ``cfg.service`` configures it (``port`` overrides ``http_port``)."""
+    s = cfg.service
+    return HttpServer(s.http_host, s.http_port if port is None else port, service.metrics.registry,
+                      lambda: readiness(service), events_mount(cfg, service), threads=s.http_threads,
+                      timeout_s=s.http_timeout_s, tls_cert_file=s.tls_cert_file, tls_key_file=s.tls_key_file)
 
 
 def _run_client(kubeconfig: Path | None, in_cluster: bool, dry_run: bool) -> ApiClient | None:

@@ -2,16 +2,20 @@
 
 Every field is documented where it is declared; units are in the name (``_s`` seconds,
 ``_per_s`` per second). A bad file raises :class:`ConfigError` with one line per bad
-field, e.g. ``targets[0].capacity_per_replica: must be > 0, got -3``.
+field, e.g. ``targets[0].capacity_per_replica: must be > 0, got -3`` (the value shown short).
+Every number is finite and of a sane size (:mod:`forecastscale.config_base`), the YAML is read
+strictly (:mod:`forecastscale.config_yaml`: no anchors, aliases or duplicate keys, at most 4 MiB),
+and what the live loop allocates per target is bounded in ticks (:data:`MAX_HISTORY_STEPS`,
+:data:`MAX_HORIZON_STEPS`).
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from string import Template
 from typing import Any, Literal
 
-import yaml
 from pydantic import Field, ValidationError, model_validator
 
 from forecastscale.config_base import _Model
@@ -24,6 +28,8 @@ from forecastscale.config_scheduling import (
     TaintSpec,
     TolerationSpec,
 )
+from forecastscale.config_yaml import parse_yaml, read_text
+from forecastscale.edge import shown
 from forecastscale.errors import ConfigError
 
 
@@ -78,7 +84,7 @@ class ForecastSettings(_Model):
     model: ModelName = Field(default="holt_winters", description="a forecaster, or auto (chosen per target)")
     quantile: float = Field(default=0.9, gt=0, lt=1, description="upper quantile provisioned for")
     refit_interval_s: float = Field(default=3600, gt=0, description="how often the model is refit")
-    step_s: float = Field(default=300, gt=0, description="fit step; coarser trace steps win")
+    step_s: float = Field(default=300, ge=1, description="fit step; coarser trace steps win")
     season_s: float = Field(default=86400, gt=0, description="seasonal period")
     window_s: float = Field(default=7 * 86400, gt=0, description="history span fitted")
     damped_trend: bool = Field(default=False, description="holt_winters: add a damped trend")
@@ -222,7 +228,7 @@ class Target(_Model):
 class BacktestSettings(_Model):
     """How a trace is replayed."""
 
-    decision_interval_s: float = Field(default=60, gt=0, description="one decision per step")
+    decision_interval_s: float = Field(default=60, ge=1, description="one decision per step")
     warmup_s: float | None = Field(
         default=None, ge=0, description="training-only span; default min(2 days, 20 % of trace)"
     )
@@ -265,11 +271,21 @@ class ServiceSettings(_Model):
     policy: Literal["predictive", "reactive"] = "predictive"
     queries: Queries = Field(default_factory=Queries)
     fallback_after_ticks: int = Field(default=3, ge=1, description="failed ticks before fallback_replicas")
+    stale_after_ticks: int = Field(default=5, ge=1, le=10_000, description="/readyz fails while a target has not "
+                                   "decided for this many ticks (it holds: no data, or an error)")
     query_timeout_s: float = Field(default=10, gt=0, description="per Prometheus request")
     fetch_concurrency: int = Field(default=8, ge=1, le=64, description="parallel Prometheus requests")
     error_window: int = Field(default=60, ge=1, description="forecast errors averaged (ticks)")
     http_host: str = "0.0.0.0"
     http_port: int = Field(default=8080, ge=0, le=65535, description="/metrics /healthz /readyz (0 = any)")
+    http_threads: int = Field(default=8, ge=1, le=64, description="HTTP requests handled at once (worker threads); "
+                              "more wait without holding a thread")
+    http_timeout_s: float = Field(default=10, gt=0, le=300, description="seconds an HTTP client has for each of: "
+                                  "the TLS handshake, the request head, the body, taking the answer")
+    tls_cert_file: Path | None = Field(default=None, description="serve HTTPS: PEM certificate chain (tls.crt of a "
+                                       "mounted kubernetes.io/tls Secret; relative to the config), re-read on change")
+    tls_key_file: Path | None = Field(default=None, description="the certificate's PEM private key (tls.key); "
+                                      "set both or neither")
     namespace: str = Field(default="default", min_length=1, description="where the Lease and plan ConfigMap live")
     plan_configmap: str = Field(default="forecastscale-plan", min_length=1)
     models_dir: Path | None = Field(default=None, description="trained artifacts (forecastscale train), "
@@ -279,8 +295,17 @@ class ServiceSettings(_Model):
         default=None, description="bearer token for POST/GET/DELETE /v1/events (a mounted Secret; relative to the "
         "config); unset: no events API")
 
+    @model_validator(mode="after")
+    def _tls_pair(self) -> ServiceSettings:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            given = "tls_cert_file" if self.tls_key_file is None else "tls_key_file"
+            raise ValueError(f"tls_cert_file and tls_key_file: set both or neither, got only {given}")
+        return self
+
 
 TEMPLATE_VARIABLES = ("target", "namespace", "workload")
+MAX_HISTORY_STEPS = 3_000_000  # per target, at service.tick_s: a 48 MB buffer (the history is kept twice over)
+MAX_HORIZON_STEPS = 1_000_000  # per fit: forecast paths of 8 MB each
 QueryKind = Literal["demand", "queue", "gpu_utilisation"]
 
 
@@ -306,28 +331,47 @@ class Config(_Model):
     @model_validator(mode="after")
     def _references(self) -> Config:
         names = [p.name for p in self.node_pools]
-        problems = [f"duplicate node pool name {n!r}" for n in set(names) if names.count(n) > 1]
+        problems = [f"duplicate node pool name {shown(n)}" for n in sorted(set(names)) if names.count(n) > 1]
         for i, t in enumerate(self.targets):
             pool_name = t.node_pool or (names[0] if len(names) == 1 else None)
             if pool_name is None:
-                problems.append(f"targets[{i}].node_pool: required with several pools {names}")
+                problems.append(f"targets[{i}].node_pool: required with several pools {shown(names)}")
             elif pool_name not in names:
-                problems.append(f"targets[{i}].node_pool: unknown pool {pool_name!r}; have {names}")
+                problems.append(f"targets[{i}].node_pool: unknown pool {shown(pool_name)}; have {shown(names)}")
             elif t.gpus_per_pod > self.pool(pool_name).gpus_per_node:
                 problems.append(
                     f"targets[{i}].gpus_per_pod: {t.gpus_per_pod} exceeds gpus_per_node "
-                    f"{self.pool(pool_name).gpus_per_node} of pool {pool_name!r}"
+                    f"{self.pool(pool_name).gpus_per_node} of pool {shown(pool_name)}"
                 )
             for field in ("demand_query", "queue_query", "gpu_utilisation_query"):
                 text = getattr(t, field)
                 if text is not None and (why := _template_problem(text)) is not None:
-                    problems.append(f"targets[{i}].{field}: {why}, got {text!r}")
+                    problems.append(f"targets[{i}].{field}: {why}, got {shown(text)}")
         for field in ("demand", "queue", "gpu_utilisation"):
             text = getattr(self.service.queries, field)
             if text is not None and (why := _template_problem(text)) is not None:
-                problems.append(f"service.queries.{field}: {why}, got {text!r}")
+                problems.append(f"service.queries.{field}: {why}, got {shown(text)}")
         names_t = [t.name for t in self.targets]
-        problems += [f"duplicate target name {n!r}" for n in sorted(set(names_t)) if names_t.count(n) > 1]
+        problems += [f"duplicate target name {shown(n)}" for n in sorted(set(names_t)) if names_t.count(n) > 1]
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+    @model_validator(mode="after")
+    def _buffer_sizes(self) -> Config:
+        # After _references (so every pool resolves). The live loop allocates a target's history and forecast
+        # paths in ticks: seconds bounded each on its own can still multiply into gigabytes at tick_s 1.
+        tick = self.service.tick_s
+        problems = []
+        for i, t in enumerate(self.targets):
+            steps = math.ceil(t.forecast.history_s() / tick)
+            if steps > MAX_HISTORY_STEPS:
+                problems.append(f"targets[{i}].forecast: keeps {steps:,} steps of history at service.tick_s {tick} "
+                                f"(window_s, plus two seasons for auto); at most {MAX_HISTORY_STEPS:,}")
+            lead = t.forecast.refit_interval_s + t.pod_startup_s + self.pool_for(t).node_startup_s
+            if (ahead := math.ceil(lead / max(t.forecast.step_s, tick))) > MAX_HORIZON_STEPS:
+                problems.append(f"targets[{i}].forecast: forecasts {ahead:,} steps ahead (refit_interval_s + pod "
+                                f"and node startup, per fit step); at most {MAX_HORIZON_STEPS:,}")
         if problems:
             raise ValueError("\n".join(problems))
         return self
@@ -389,9 +433,9 @@ def format_validation_error(exc: ValidationError) -> list[str]:
             msg = template.format(**{k: _plain(v) for k, v in ctx.items()})
         else:
             msg = str(ctx.get("error", err["msg"])).removeprefix("Value error, ")
-        shown = err["type"] not in ("missing", "model_type") and not isinstance(err.get("input"), dict)
-        if shown and "input" in err:
-            msg += f", got {err['input']!r}"
+        with_input = err["type"] not in ("missing", "model_type") and not isinstance(err.get("input"), dict)
+        if with_input and "input" in err:
+            msg += f", got {shown(err['input'])}"  # short: the input may be huge or deeply nested
         where = _location(tuple(err["loc"]))
         lines.extend(f"{where}: {m}" if where else m for m in msg.split("\n"))
     return lines
@@ -410,24 +454,16 @@ def parse_config(data: Any, source: str = "<config>", base_dir: Path | None = No
         for t in config.targets
     ]
     service = config.service
-    for field in ("models_dir", "webhook_token_file"):
+    for field in ("models_dir", "webhook_token_file", "tls_cert_file", "tls_key_file"):
         if getattr(service, field) is not None:
             service = service.model_copy(update={field: base_dir / getattr(service, field)})
     return config.model_copy(update={"targets": targets, "service": service})
 
 
 def load_config(path: Path) -> Config:
-    """Read and validate a YAML config file; any problem raises :class:`ConfigError`."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(str(path), [f"cannot read file: {exc.strerror}"]) from exc
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}: " if mark is not None else ""
-        raise ConfigError(str(path), [f"{where}not valid YAML: {getattr(exc, 'problem', exc)}"]) from exc
+    """Read and validate a YAML config file; any problem raises :class:`ConfigError` (see :mod:`config_yaml`
+    for what the reader refuses: over 4 MiB, anchors/aliases, duplicate keys, deep nesting)."""
+    data = parse_yaml(read_text(path), str(path))
     if not isinstance(data, dict):
         raise ConfigError(str(path), [f"top level must be a mapping, got {type(data).__name__}"])
     return parse_config(data, str(path), path.parent)

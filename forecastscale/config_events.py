@@ -28,8 +28,16 @@ from apscheduler.triggers.cron import CronTrigger
 from pydantic import AwareDatetime, Field, field_validator, model_validator
 
 from forecastscale.config_base import _Model
+from forecastscale.edge import epoch
 
 CRON_FIELDS = ("minute", "hour", "day-of-month", "month", "day-of-week")
+# Bounds of an event, announced or scheduled: beyond them a value is a mistake or an attack (a multiplier of
+# 1e308 overflowed every tick; an end after year 9999 broke every listing). Far above any real event.
+MAX_EVENT_S = 90 * 86400  # one event lasts at most 90 days
+MAX_EVENT_AHEAD_S = 366 * 86400  # an announced event starts at most a year ahead
+MAX_MULTIPLIER = 100.0  # floor = recommendation × at most 100
+MAX_FLOOR_REPLICAS = 100_000  # min_replicas at most this (bounds then cap it at the target's max_replicas)
+MAX_REASON_CHARS = 1000
 _DAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")  # crontab numbering: index = weekday number
 _DOW_ITEM = re.compile(r"^(?:(?P<star>\*)|(?P<first>\w+)(?:-(?P<last>\w+))?)(?:/(?P<step>\d+))?$")
 _NEVER_REFERENCE = datetime(2000, 1, 1, tzinfo=UTC)
@@ -116,10 +124,12 @@ class CronEvent(_Model):
     name: str = Field(min_length=1, description="names the event in decisions and logs")
     schedule: str = Field(description="5-field crontab, e.g. '0 9 * * 1-5' (weekdays 09:00)")
     timezone: str = Field(default="UTC", description="IANA zone the schedule is read in")
-    duration_s: float = Field(gt=0, allow_inf_nan=False, description="how long each occurrence lasts")
-    min_replicas: int | None = Field(default=None, ge=0, description="replicas floor during the event")
+    duration_s: float = Field(gt=0, le=MAX_EVENT_S, allow_inf_nan=False, description="how long each occurrence lasts")
+    min_replicas: int | None = Field(default=None, ge=0, le=MAX_FLOOR_REPLICAS,
+                                     description="replicas floor during the event")
     multiplier: float | None = Field(
-        default=None, gt=0, allow_inf_nan=False, description="floor = recommendation × this during the event"
+        default=None, gt=0, le=MAX_MULTIPLIER, allow_inf_nan=False,
+        description="floor = recommendation × this during the event"
     )
 
     @field_validator("schedule")
@@ -160,14 +170,15 @@ class CronEvent(_Model):
 class EventRequest(_Model):
     """The body of ``POST /v1/events``: floor ``target`` from ``start`` (default now) for ``duration_s``."""
 
-    target: str = Field(min_length=1, description="a configured target name")
+    target: str = Field(min_length=1, max_length=253, description="a configured target name")
     start: AwareDatetime | None = Field(
-        default=None, description="ISO-8601 with a zone (e.g. 2026-03-09T09:00:00-04:00); omitted = now"
+        default=None, description="ISO-8601 with a zone (e.g. 2026-03-09T09:00:00-04:00); omitted = now; at most "
+        "a year ahead"
     )
-    duration_s: float = Field(gt=0, allow_inf_nan=False)
-    min_replicas: int | None = Field(default=None, ge=0)
-    multiplier: float | None = Field(default=None, gt=0, allow_inf_nan=False)
-    reason: str = Field(min_length=1, max_length=1000, description="why; shown in decisions and logs")
+    duration_s: float = Field(gt=0, le=MAX_EVENT_S, allow_inf_nan=False)
+    min_replicas: int | None = Field(default=None, ge=0, le=MAX_FLOOR_REPLICAS)
+    multiplier: float | None = Field(default=None, gt=0, le=MAX_MULTIPLIER, allow_inf_nan=False)
+    reason: str = Field(min_length=1, max_length=MAX_REASON_CHARS, description="why; shown in decisions and logs")
 
     @field_validator("start", mode="before")
     @classmethod
@@ -178,11 +189,15 @@ class EventRequest(_Model):
         if not isinstance(value, str):
             raise ValueError(f"must be an ISO-8601 date-time with a zone, {example}")
         try:
-            parsed = datetime.fromisoformat(value)
+            parsed = datetime.fromisoformat(value[:64])  # no real date-time is longer
         except ValueError:
             raise ValueError(f"not an ISO-8601 date-time, {example}") from None
         if parsed.tzinfo is None or parsed.utcoffset() is None:
             raise ValueError(f"needs a zone offset (Z or +hh:mm), {example}")
+        try:
+            epoch("start", parsed.timestamp())  # within the horizon every stored time must be in
+        except (ValueError, OverflowError) as exc:
+            raise ValueError(str(exc).removeprefix("start: ")) from None
         return parsed
 
     @model_validator(mode="after")

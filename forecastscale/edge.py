@@ -77,7 +77,7 @@ def epoch(field: str, value: Any, *, now_s: float | None = None, max_ahead_s: fl
     """UNIX seconds within :data:`EARLIEST_S`…:data:`LATEST_S`, and not more than ``max_ahead_s`` after ``now_s``
     when both are given (a clock-skew allowance). A value that looks like epoch *milliseconds* says so."""
     t = finite(field, value)
-    if t > LATEST_S and t / 1000 <= LATEST_S:
+    if t > LATEST_S and EARLIEST_S <= t / 1000 <= LATEST_S:
         raise ValueError(f"{field}: {shown(value)} is after {_iso(LATEST_S)}; it looks like epoch milliseconds "
                          f"({_iso(t / 1000)}): give seconds")
     if not EARLIEST_S <= t <= LATEST_S:

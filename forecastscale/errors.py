@@ -7,7 +7,8 @@
     │   ├── ConfigError       the configuration file is wrong (one line per bad field)
     │   └── TraceError        a trace file is not a usable ``timestamp,value`` CSV
     └── TemporaryError        retry later / back off (a source or API was unavailable)
-        └── NotEnoughHistory  a forecaster needs more history; fall back and retry after more data
+        ├── NotEnoughHistory  a forecaster needs more history; fall back and retry after more data
+        └── NotLeader         this replica may not write now (standby, Lease lost or plan not restored)
 """
 
 from __future__ import annotations
@@ -40,3 +41,10 @@ class TraceError(PermanentError):
 
 class NotEnoughHistory(TemporaryError):
     """A forecaster was given fewer samples than it needs (more will arrive with time)."""
+
+
+class NotLeader(TemporaryError):
+    """A write was fenced: this replica does not hold the Lease (or has not restored the plan) right now.
+
+    Raised by a fence immediately before a write is sent; nothing was sent. Retrying is for whoever leads.
+    """

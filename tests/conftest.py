@@ -8,11 +8,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from forecastscale.config import Config, parse_config
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "data"
+
+# Property-based tests (tests/unit/fuzz) run the same examples on every machine: derandomized, no example
+# database carried between runs; each test bounds its own max_examples and sets deadline=None.
+settings.register_profile("forecastscale", derandomize=True, database=None, deadline=None, print_blob=True)
+settings.load_profile("forecastscale")
 
 BASE_CONFIG: dict[str, Any] = {
     "targets": [{

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import urllib3.exceptions
 from kubernetes.client.exceptions import ApiException
 
-from forecastscale.actuators.base import ApplyResult, Outcome, ScaleState
+from forecastscale.actuators.base import ApplyResult, Fence, Outcome, ScaleState
 from forecastscale.actuators.errors import Conflict, KubeApiError, TooManyRequests, Unavailable, error_for_status
 
 T = TypeVar("T")
@@ -109,6 +109,7 @@ def apply_with_retries(
     write: Callable[[int, str], ScaleState],
     policy: RetryPolicy,
     sleep: Sleep,
+    fence: Fence | None = None,
 ) -> ApplyResult:
     """Make ``spec.replicas`` of ``target`` equal ``replicas``, retrying 409 and 429 within ``policy``.
 
@@ -117,6 +118,7 @@ def apply_with_retries(
     re-reads at once (the conflict itself says a newer version is there to read); a 429 sleeps
     ``policy.wait_s(Retry-After)`` seconds first. Other errors propagate at once. When the rounds
     run out, the last 409/429 error is raised with a note saying how many rounds were made.
+    ``fence()`` runs immediately before every write (its ``NotLeader`` propagates: nothing is sent).
     """
     if replicas < 0:
         raise ValueError(f"{target}: replicas must be >= 0, got {replicas}")
@@ -126,6 +128,8 @@ def apply_with_retries(
             state = read()
             if state.spec_replicas == replicas:
                 return ApplyResult(Outcome.UNCHANGED, state.spec_replicas, replicas, attempt, state.resource_version)
+            if fence is not None:
+                fence()  # after the read, which may have waited: leadership is judged at the last moment
             written = write(replicas, state.resource_version)
             return ApplyResult(Outcome.PATCHED, state.spec_replicas, replicas, attempt, written.resource_version)
         except Conflict as exc:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 
 from forecastscale.actuators._retry import RetryPolicy, Sleep, apply_with_retries, call
-from forecastscale.actuators.base import ApplyResult, ScaleState
+from forecastscale.actuators.base import ApplyResult, Fence, ScaleState
 
 DEFAULT_REQUEST_TIMEOUT_S = 10.0
 
@@ -35,8 +35,9 @@ class ScaleActuator:
         """One GET of the scale subresource."""
         return call(self.target, self._read)
 
-    def apply(self, replicas: int) -> ApplyResult:
-        """Set ``spec.replicas`` to ``replicas`` (see :func:`~forecastscale.actuators._retry.apply_with_retries`)."""
+    def apply(self, replicas: int, fence: Fence | None = None) -> ApplyResult:
+        """Set ``spec.replicas`` to ``replicas`` (see :func:`~forecastscale.actuators._retry.apply_with_retries`);
+        ``fence()`` runs right before each write."""
         return apply_with_retries(
             target=self.target,
             replicas=replicas,
@@ -44,6 +45,7 @@ class ScaleActuator:
             write=lambda n, rv: call(self.target, lambda: self._write(n, rv)),
             policy=self.policy,
             sleep=self._sleep,
+            fence=fence,
         )
 
     def _read(self) -> ScaleState:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
+
+# Called immediately before every write is sent; raises forecastscale.errors.NotLeader to stop it.
+Fence = Callable[[], None]
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,9 @@ class Actuator(Protocol):
         """Read the scale now (one GET)."""
         ...
 
-    def apply(self, replicas: int) -> ApplyResult:
-        """Make ``spec.replicas`` equal ``replicas`` (>= 0); write nothing if it already does."""
+    def apply(self, replicas: int, fence: Fence | None = None) -> ApplyResult:
+        """Make ``spec.replicas`` equal ``replicas`` (>= 0); write nothing if it already does.
+
+        ``fence()`` runs immediately before each write is sent (not before reads): a replica that
+        lost its Lease while this call waited on the API server sends nothing (``NotLeader``)."""
         ...

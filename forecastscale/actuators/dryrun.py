@@ -6,7 +6,7 @@ asked for (starting at ``initial`` replicas), so a forecast-only run still follo
 
 from __future__ import annotations
 
-from forecastscale.actuators.base import Actuator, ApplyResult, Outcome, ScaleState
+from forecastscale.actuators.base import Actuator, ApplyResult, Fence, Outcome, ScaleState
 
 
 class DryRun:
@@ -29,8 +29,8 @@ class DryRun:
             return self.inner.current()
         return ScaleState(self.replicas, self.replicas, "dry-run")
 
-    def apply(self, replicas: int) -> ApplyResult:
-        """Record ``replicas`` as the wanted count; nothing is sent to any cluster."""
+    def apply(self, replicas: int, fence: Fence | None = None) -> ApplyResult:
+        """Record ``replicas`` as the wanted count; nothing is sent to any cluster (so ``fence`` is not needed)."""
         if replicas < 0:
             raise ValueError(f"{self.target}: replicas must be >= 0, got {replicas}")
         state = self.current()

@@ -16,7 +16,7 @@ from forecastscale.backtest.runner import resample
 from forecastscale.config import Config, Target
 from forecastscale.forecasters import Forecaster
 from forecastscale.forecasters.select import select
-from forecastscale.forecasters.store import Artifact, save, scores_dict
+from forecastscale.forecasters.store import Artifact, save, scores_dict, selection_settings
 from forecastscale.policy.predictive import make_tape
 from forecastscale.sources.csvtrace import Trace
 
@@ -34,8 +34,9 @@ def train_target(config: Config, target: Target, trace: Trace, source: str) -> A
     end = trace.start + timedelta(seconds=len(y) * step)
     data = {"source": source, "start": trace.start.isoformat(), "end": end.isoformat(), "steps": len(y),
             "step_s": step}
+    lead_s = config.pool_for(target).node_startup_s + target.pod_startup_s  # what make_tape looks ahead
     return Artifact(target.name, chosen.choice, chosen.reason, scores_dict(chosen.scores), data,
-                    fs.model_dump(mode="json"), chosen.shift)
+                    selection_settings(fs, lead_s), chosen.shift)
 
 
 def train(config: Config, targets: list[Target], traces: list[Trace], source: str, out: Path) -> list[Path]:

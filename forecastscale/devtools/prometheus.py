@@ -4,6 +4,14 @@ History is written as OpenMetrics, turned into TSDB blocks with ``promtool tsdb
 create-blocks-from openmetrics`` and served by the Debian ``prometheus`` binary on 127.0.0.1 on a
 free port, with no scrape targets. Backfilled blocks may not overlap the head block (the last
 ~2 h before now), so history should end at least :data:`HEAD_MARGIN_S` before now.
+
+History may sit at any fixed past epoch (tests pin theirs, so they do not depend on the hour they
+run): Prometheus measures time-based retention from the newest block's end, not from the wall
+clock (``BeyondTimeRetention`` in ``tsdb/db.go``), and the retention is set to 10 years anyway.
+
+:class:`CannedPrometheus` is the opposite: no TSDB, an HTTP server on 127.0.0.1 giving every
+request the answer set last (any status, headers and bytes, optionally trickled), to drive the real
+client against hostile answers.
 """
 
 from __future__ import annotations
@@ -11,11 +19,13 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
 
@@ -158,3 +168,89 @@ class LocalPrometheus:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.stop()
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One canned HTTP answer: ``status``, ``body`` bytes, extra ``headers``.
+
+    ``Content-Length`` is sent as ``len(body)`` unless ``headers`` gives one (a lie, say) or
+    ``close_delimited`` (the body then ends when the connection closes). ``trickle_s`` > 0 sends the
+    body in 16-byte pieces that far apart (a server that never finishes).
+    """
+
+    status: int = 200
+    body: bytes = b""
+    headers: Mapping[str, str] = field(default_factory=dict)
+    close_delimited: bool = False
+    trickle_s: float = 0.0
+
+
+class _CannedHandler(BaseHTTPRequestHandler):
+    server: _CannedServer
+
+    def do_GET(self) -> None:
+        self.server.paths.append(self.path)
+        answer = self.server.answer
+        try:
+            self.send_response(answer.status)
+            for name, value in answer.headers.items():
+                self.send_header(name, value)
+            if not answer.close_delimited and "content-length" not in {k.lower() for k in answer.headers}:
+                self.send_header("Content-Length", str(len(answer.body)))
+            self.end_headers()
+            if answer.trickle_s > 0:
+                for i in range(0, len(answer.body), 16):
+                    self.wfile.write(answer.body[i:i + 16])
+                    self.wfile.flush()
+                    time.sleep(answer.trickle_s)
+            else:
+                self.wfile.write(answer.body)
+        except OSError:  # the client gave up (as it should on a giant or endless answer)
+            self.close_connection = True
+
+    do_POST = do_GET
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+class _CannedServer(ThreadingHTTPServer):
+    daemon_threads = True  # a trickling handler must not hold the process at exit
+    answer = Answer()
+    paths: list[str]
+
+
+class CannedPrometheus:
+    """``with CannedPrometheus() as fake: fake.answer = Answer(503, b"..."); PrometheusSource(fake.url)``.
+
+    Every request (any path) gets ``answer``; ``paths`` records the request paths with their query strings.
+    """
+
+    def __init__(self) -> None:
+        self._server = _CannedServer(("127.0.0.1", 0), _CannedHandler)
+        self._server.paths = []
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        daemon=True)
+
+    @property
+    def answer(self) -> Answer:
+        return self._server.answer
+
+    @answer.setter
+    def answer(self, value: Answer) -> None:
+        self._server.answer = value
+
+    @property
+    def paths(self) -> list[str]:
+        return self._server.paths
+
+    def __enter__(self) -> CannedPrometheus:
+        self._thread.start()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self._server.shutdown()
+        self._server.server_close()

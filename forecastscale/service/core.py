@@ -6,72 +6,68 @@ read the scale, decide with the policy core or hold/fall back when data is missi
 pool's ``max_nodes`` cannot hold what its targets want, share it out (guaranteed minima, then
 share × unmet demand); per target patch if leading, export and log one JSON line; then size node
 pools; then, if leading, save the plan.
-Errors are contained per target: a 403 on one Deployment or a Prometheus outage never stops the
-loop, it is logged, counted in ``forecastscale_errors_total{kind}`` and retried next tick.
+
+A tick never dies of one bad input. Errors are contained per target and per pool: a 403 on one
+Deployment, a Prometheus outage, or a bug met by one target's data is logged, counted in
+``forecastscale_errors_total{kind}`` (``internal`` for the unexpected) and retried next tick, while
+the others go on; a failure of the tick itself is counted (``kind="tick"``) and the next tick runs.
+``/readyz`` shows both (:mod:`forecastscale.service.readiness`). Every write is fenced: the
+:class:`~forecastscale.service.persistence.PlanKeeper` checks leadership immediately before it is sent.
 """
 
 from __future__ import annotations
 
-import json
 import logging
+import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TypeVar
 
 from forecastscale.actuators.base import Actuator, Outcome, ScaleState
 from forecastscale.actuators.errors import KubeApiError
 from forecastscale.config import Config
-from forecastscale.errors import ForecastscaleError, TemporaryError
+from forecastscale.edge import shown
+from forecastscale.errors import ForecastscaleError, NotLeader, TemporaryError
 from forecastscale.policy.placement import share_pools
 from forecastscale.service.events_api import EventStore
+from forecastscale.service.exports import export_capacity, log_outcome
 from forecastscale.service.health import HealthWatch
+from forecastscale.service.leader import Elector
 from forecastscale.service.metrics import ServiceMetrics, error_kind
 from forecastscale.service.models import seed_models
-from forecastscale.service.plan_codec import events_entry, merge_plan, merged_events, plan_entry
-from forecastscale.service.pools import PoolOutcome, TargetOutcome, size_pools
+from forecastscale.service.persistence import PlanKeeper, PlanSink
+from forecastscale.service.pools import PoolOutcome, TargetOutcome, read_pools, size_pools
 from forecastscale.service.target import PoolView, Sampled, TargetRunner
 from forecastscale.sources.prometheus import PrometheusSource
 from forecastscale.types import Decision, Window
 
 log = logging.getLogger("forecastscale.service")
-decisions_log = logging.getLogger("forecastscale.decisions")
-
-
-class Elector(Protocol):
-    """What the service needs of a leader elector (see :class:`forecastscale.service.leader.LeaseElector`)."""
-
-    rounds: int  # election rounds done: leader-or-standby is known once > 0
-
-    @property
-    def is_leader(self) -> bool: ...
-
-    def try_acquire_or_renew(self) -> bool: ...
-
-    def release(self) -> bool: ...
-
-
-class PlanSink(Protocol):
-    """What the service needs of a plan store (see :class:`forecastscale.service.plan.PlanStore`)."""
-
-    def load(self) -> dict[str, Any] | None: ...
-
-    def save(self, plan: Mapping[str, Any]) -> None: ...
 
 
 @dataclass(frozen=True)
 class TickReport:
-    """Everything one tick did; ``ok`` is False if any target or pool ended in error or degraded."""
+    """Everything one tick did; ``ok`` is False if any target or pool ended in error or degraded, or the tick
+    itself failed (``error``)."""
 
     at: float
     leader: bool
     targets: list[TargetOutcome]
     pools: list[PoolOutcome] = field(default_factory=list)
+    error: str | None = None
 
     @property
     def ok(self) -> bool:
-        return all(o.status == "ok" for o in self.targets) and all(p.error is None for p in self.pools)
+        return (self.error is None and all(o.status == "ok" for o in self.targets)
+                and all(p.error is None for p in self.pools))
+
+
+T = TypeVar("T")
+
+
+def _name(d: TargetOutcome | _Decided) -> str:
+    return d.target if isinstance(d, TargetOutcome) else d.runner.target.name
 
 
 @dataclass(frozen=True)
@@ -97,7 +93,8 @@ class Service:
     def __init__(self, config: Config, source: PrometheusSource, actuators: Mapping[str, Actuator],
                  metrics: ServiceMetrics, *, pool_actuators: Mapping[str, Actuator] | None = None,
                  clock: Callable[[], float] = time.time, elector: Elector | None = None,
-                 plan: PlanSink | None = None, dry_run: bool = False, health: HealthWatch | None = None) -> None:
+                 plan: PlanSink | None = None, dry_run: bool = False, health: HealthWatch | None = None,
+                 identity: str | None = None) -> None:
         self.config, self.metrics, self.clock, self.health = config, metrics, clock, health
         self.elector, self.plan, self.dry_run = elector, plan, dry_run
         n = len(config.targets)
@@ -108,12 +105,19 @@ class Service:
         if config.service.models_dir is not None:
             seed_models(self.runners, config.service.models_dir, metrics)
         self.pool_actuators = dict(pool_actuators or {})
-        self.events = EventStore()  # announced events (POST /v1/events); persisted with the plan
+        self.keeper = PlanKeeper(None if dry_run else plan, metrics, leading=lambda: self.leader, clock=clock,
+                                 identity=identity, term=lambda: self.elector.term if self.elector else None)
+        # Announced events (POST /v1/events): written to the plan before they are acknowledged.
+        self.events = EventStore(self.keeper.save_events)
         self._pool = ThreadPoolExecutor(config.service.fetch_concurrency, thread_name_prefix="tick")
-        self._restored = False
+        self._ticking = threading.Lock()  # held by a tick; the election's eager restore waits for none
         self._reachable: list[bool] = []  # per target this tick: did Prometheus answer (list.append is atomic)
         self.prometheus_ok: bool | None = None  # None until a tick has asked
         self.last: TickReport | None = None
+        self.ticks = 0  # ticks started
+        self.failed_ticks = 0  # consecutive ticks that raised
+        self.last_tick_at: float | None = None  # clock() at the start of the last tick
+        self.decided_tick = {t.name: 0 for t in config.targets}  # the last tick each target decided in
 
     # --- leadership -------------------------------------------------------------------------------
     @property
@@ -127,46 +131,16 @@ class Service:
             return True
         leading = self.elector.try_acquire_or_renew()
         self.metrics.leader.set(1 if leading else 0)
+        # Read the plan as soon as the Lease is ours, not at the next tick: the events API takes changes only
+        # once it is read. Then save at once what this replica saw as a standby (the newest recommendations
+        # may have died with the former leader). Never during a tick (it may be deciding with these histories).
+        if leading and not self.keeper.restored and self._ticking.acquire(blocking=False):
+            try:
+                if self.keeper.restore(self.runners, self.events):
+                    self.keeper.save(self.runners, self.events)
+            finally:
+                self._ticking.release()
         return leading
-
-    def _restore(self) -> bool:
-        """Merge the persisted plan into every target's behaviour history; False if it cannot be read."""
-        if self.plan is None:
-            return True
-        try:
-            plan = self.plan.load()
-        except ForecastscaleError as exc:
-            self.metrics.errors.labels("plan").inc()
-            log.error("cannot restore the plan, will retry next tick (no plan is saved meanwhile): %s", exc)
-            return False
-        restored = merge_plan(plan, self.runners)
-        self._merge_events(plan)
-        log.info("restored the plan for %d of %d targets", restored, len(self.runners))
-        return True
-
-    def _save(self, now: float) -> None:
-        if self.plan is None or self.dry_run:
-            return
-        self.events.expire(now)
-        plan = {"version": 1, "saved_at": now, "targets": {r.target.name: plan_entry(r) for r in self.runners},
-                "events": events_entry(self.events.book)}
-        try:
-            self.plan.save(plan)
-            self.metrics.patches.labels("plan").inc()
-        except ForecastscaleError as exc:
-            self.metrics.errors.labels("plan").inc()
-            log.error("cannot save the plan: %s", exc)
-
-    def _merge_events(self, plan: Mapping[str, Any] | None) -> None:
-        """Add the plan's announced events to ours: they outlive a failover."""
-        try:
-            book, restored = merged_events(self.events.book, plan)
-        except ValueError as exc:
-            self.metrics.errors.labels("plan").inc()
-            log.error("plan: announced events unreadable, ignored: %s", exc)
-            return
-        self.events.replace(book)
-        log.info("restored %d announced events from the plan", restored)
 
     def _events_for(self, r: TargetRunner, now: float) -> tuple[Window, ...]:
         """Announced events in force for ``r`` at ``now``, pre-warmed by its pod startup time."""
@@ -174,45 +148,69 @@ class Service:
 
     # --- the tick ---------------------------------------------------------------------------------
     def tick(self) -> TickReport:
-        """One pass over every target and pool at ``clock()``; never raises for a target's failure."""
+        """One pass over every target and pool at ``clock()``; never raises (failures are contained, counted,
+        and shown in ``/readyz``)."""
         started = time.perf_counter()
-        now = self.clock()
+        self.ticks += 1
+        try:
+            now = self.clock()
+            self.last_tick_at = now
+            with self._ticking:
+                report = self._tick(now)
+            self.failed_ticks = 0
+        except Exception as exc:  # the last line: whatever one input did, the next tick runs as usual
+            self.failed_ticks += 1
+            self.metrics.errors.labels("tick").inc()
+            log.exception("tick failed (%d in a row); the next tick runs as usual", self.failed_ticks)
+            report = TickReport(self.last_tick_at or 0.0, self.leader, [],
+                                error=f"{type(exc).__name__}: {shown(str(exc))}")
+        self.metrics.tick.observe(time.perf_counter() - started)
+        self.last = report
+        return report
+
+    def _tick(self, now: float) -> TickReport:
         leader = self.leader
         if not leader:
-            self._restored = False  # a later leadership must restore again: the leader moved on
-        elif not self._restored:
-            self._restored = self._restore()
-        may_patch = leader and self._restored
+            self.keeper.step_down()
+        elif not self.keeper.restored:
+            self.keeper.restore(self.runners, self.events)
+        may_patch = leader and self.keeper.restored
         self.metrics.leader.set(1 if leader else 0)
-        pools = self._read_pools()
+        pools = read_pools(self.pool_actuators, self.metrics)
         if self.health is not None:
             self.health.read(now)
         self._reachable.clear()
-        decided = list(self._pool.map(lambda r: self._decide(r, now, pools), self.runners))
+        decided = list(self._pool.map(lambda r: self._contained(r.target.name, lambda: self._decide(r, now, pools)),
+                                      self.runners))
         self.prometheus_ok = any(self._reachable)
         caps = share_pools(self.config, {d.runner.target.name: d.decision.replicas for d in decided
                                          if isinstance(d, _Decided)}, self.health.lost() if self.health else None)
-        outcomes = list(self._pool.map(lambda d: self._finish(d, caps, now, may_patch), decided))
+        outcomes = list(self._pool.map(lambda d: self._contained(_name(d), lambda: self._finish(
+            d, caps, now, may_patch)), decided))
+        for o in outcomes:
+            if o.decision is not None:
+                self.decided_tick[o.target] = self.ticks
         pool_outcomes = size_pools(self.config, self.runners, outcomes, self.pool_actuators, pools, may_patch,
-                                   self.metrics, self.health.replacement_nodes() if self.health else None)
+                                   self.metrics, self.health.replacement_nodes() if self.health else None,
+                                   fence=self.keeper.fence)
         if may_patch:
-            self._save(now)
-        self.metrics.tick.observe(time.perf_counter() - started)
-        self.last = TickReport(now, leader, outcomes, pool_outcomes)
-        return self.last
+            self.keeper.save(self.runners, self.events)
+        return TickReport(now, leader, outcomes, pool_outcomes)
 
-    def _read_pools(self) -> dict[str, PoolView]:
-        views: dict[str, PoolView] = {}
-        for name, actuator in self.pool_actuators.items():
-            try:
-                state = actuator.current()
-            except KubeApiError as exc:
-                self.metrics.errors.labels(error_kind(exc)).inc()
-                log.error("node pool %s: %s", name, exc)
-                continue
-            views[name] = PoolView(min(state.status_replicas, state.spec_replicas),
-                                   max(0, state.spec_replicas - state.status_replicas))
-        return views
+    def _contained(self, name: str, step: Callable[[], T]) -> T | TargetOutcome:
+        """``step()``, or an error outcome for target ``name`` if it raised anything: one target's bad input
+        or a bug it meets never stops the others."""
+        try:
+            return step()
+        except Exception as exc:  # contained on purpose: counted as internal, logged with its traceback
+            self.metrics.errors.labels("internal").inc()
+            log.exception("target %s: unexpected error, contained (the other targets go on)", name)
+            return TargetOutcome(name, "error", "error", error=f"internal: {type(exc).__name__}: {shown(str(exc))}")
+
+    def stale_targets(self) -> list[str]:
+        """Targets without a decision in the last ``service.stale_after_ticks`` ticks (shown in ``/readyz``)."""
+        limit = self.config.service.stale_after_ticks
+        return [name for name, at in self.decided_tick.items() if self.ticks - at > limit]
 
     def _finish(self, d: TargetOutcome | _Decided, caps: Mapping[str, tuple[int, str]], now: float,
                 may_patch: bool) -> TargetOutcome:
@@ -235,30 +233,18 @@ class Service:
             return self._failed(name, exc, sampled.demand)
         self.metrics.current.labels(name).set(scale.spec_replicas)
         self.metrics.degraded.labels(name).set(0 if sampled.demand is not None else 1)
-        self._export_capacity(r, scale, sampled.demand)
+        export_capacity(self.metrics, r.target, scale, sampled.demand, self.config.service.tick_s)
         if sampled.demand is None:
             decision = r.fallback(scale, self.config.service.fallback_after_ticks, sampled.problem or "no data")
             if decision is None:
                 outcome = TargetOutcome(name, "degraded", "held", None, scale.spec_replicas, r.last,
                                         f"{sampled.problem}; holding {scale.spec_replicas} ({r.failures} ticks)")
-                self._log(outcome, side)
+                log_outcome(outcome, side)
                 return outcome
         else:
             decision = r.decide(now, scale, pools.get(r.pool.name, PoolView()), self._events_for(r, now), side)
         status = "ok" if sampled.demand is not None else "degraded"
         return _Decided(r, decision, scale, status, sampled, side)
-
-    def _export_capacity(self, r: TargetRunner, scale: ScaleState, demand: float | None) -> None:
-        """Ready capacity (ready replicas × capacity_per_replica) and whether demand is above it."""
-        name = r.target.name
-        capacity = min(scale.status_replicas, scale.spec_replicas) * r.target.capacity_per_replica
-        self.metrics.ready_capacity.labels(name).set(capacity)
-        under = self.metrics.under_s.labels(name)  # the series exists from the first tick, at 0
-        if demand is None:
-            return  # no sample: neither under- nor over-provisioned is known
-        self.metrics.under.labels(name).set(1 if demand > capacity + 1e-9 else 0)
-        if demand > capacity + 1e-9:
-            under.inc(self.config.service.tick_s)
 
     def _sample(self, r: TargetRunner, now: float) -> Sampled:
         try:
@@ -291,35 +277,27 @@ class Service:
             r.not_applied(now)
         elif action == "standby":
             try:
-                result = r.apply(decision.replicas)
-            except KubeApiError as exc:
+                result = r.apply(decision.replicas, self.keeper.fence)
+            except ForecastscaleError as exc:  # API errors, and NotLeader: fenced right before the write
                 r.not_applied(now)
                 outcome = self._failed(name, exc, sampled.demand, decision, scale.spec_replicas)
-                self._log(outcome, side)
+                log_outcome(outcome, side)
                 return outcome
             action = "dry-run" if result.outcome is Outcome.DRY_RUN else result.outcome.value
             if result.changed:
                 self.metrics.patches.labels("replicas").inc()
         outcome = TargetOutcome(name, status, action, sampled.demand, scale.spec_replicas, decision)
-        self._log(outcome, side)
+        log_outcome(outcome, side)
         return outcome
 
-    def _failed(self, name: str, exc: KubeApiError, demand: float | None, decision: Decision | None = None,
+    def _failed(self, name: str, exc: ForecastscaleError, demand: float | None, decision: Decision | None = None,
                 current: int | None = None) -> TargetOutcome:
         self.metrics.errors.labels(error_kind(exc)).inc()
+        if isinstance(exc, NotLeader):
+            log.warning("target %s: write fenced, nothing sent: %s", name, exc)
+            return TargetOutcome(name, "ok", "fenced", demand, current, decision, str(exc))
         log.error("target %s: %s", name, exc)
         return TargetOutcome(name, "error", "error", demand, current, decision, str(exc))
-
-    def _log(self, o: TargetOutcome, side: Mapping[str, float]) -> None:
-        d = o.decision
-        record = {
-            "target": o.target, "status": o.status, "action": o.action, "demand": o.demand, "current": o.current,
-            "desired": d.replicas if d else None, "nodes": d.nodes if d else None,
-            "reason": d.reason if d else None, "candidates": dict(d.candidates) if d else {},
-            "forecast": {f"{h:g}s": round(v, 4) for h, v in d.forecast.items()} if d else {},
-            **side, "message": o.error or (d.message if d else ""),
-        }
-        decisions_log.info(json.dumps(record, ensure_ascii=False))
 
     def close(self) -> None:
         """Stop the worker threads."""

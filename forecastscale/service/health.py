@@ -37,6 +37,13 @@ class HealthWatch:
 
     def read(self, now: float) -> None:
         """One round over the watched pools; errors are logged and counted, the last capacity kept."""
+        try:
+            self._read(now)
+        except Exception:  # the last known capacity stays (a blind tick must not look healthier)
+            self.metrics.errors.labels("internal").inc()
+            log.exception("node health: unexpected error, keeping the last known capacity")
+
+    def _read(self, now: float) -> None:
         bad = self._bad(now)
         for pool in self.pools:
             try:
@@ -45,7 +52,7 @@ class HealthWatch:
                 self.metrics.errors.labels(error_kind(exc)).inc()
                 log.error("node pool %s: cannot list nodes, keeping the last health: %s", pool.name, exc)
                 continue
-            nodes = [replace(n, unhealthy_gpus=n.unhealthy_gpus | bad.get(n.node, frozenset())) for n in nodes]
+            nodes = [self._with_bad(n, bad.get(n.node, frozenset())) for n in nodes]
             h = pool.health
             self.memory[pool.name], cap = update(self.memory[pool.name], nodes, now, fail_threshold=h.fail_threshold,
                                                  window_s=h.window_s, quarantine_s=h.quarantine_s)
@@ -54,6 +61,16 @@ class HealthWatch:
             for e in cap.excluded:
                 log.info("node pool %s: %s excluded (%d GPUs): %s", pool.name,
                          e.node if e.gpu is None else f"{e.node} GPU {e.gpu}", e.gpus, e.reason)
+
+    def _with_bad(self, node: NodeHealth, bad: frozenset[int]) -> NodeHealth:
+        """``node`` with the GPU-health query's unhealthy GPUs; an index the node does not have (a label from
+        another node type, a stale series) is ignored, counted and logged, never fatal to the round."""
+        beyond = {i for i in bad if not 0 <= i < node.gpus}
+        if beyond:
+            self.metrics.errors.labels("gpu_health_query").inc()
+            log.warning("node %s has %d GPUs; the GPU-health query names GPUs %s: ignored", node.node, node.gpus,
+                        sorted(beyond)[:8])
+        return replace(node, unhealthy_gpus=node.unhealthy_gpus | (bad - beyond))
 
     def _bad(self, now: float) -> Mapping[str, frozenset[int]]:
         if self.bad_gpus is None:

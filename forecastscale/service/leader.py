@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 from kubernetes import client
 
@@ -56,6 +56,22 @@ class LeaseSettings:
                 "need lease_duration_s > renew_deadline_s > retry_period_s, got lease_duration_s="
                 f"{self.lease_duration_s:g}, renew_deadline_s={self.renew_deadline_s:g}, "
                 f"retry_period_s={self.retry_period_s:g}")
+
+
+class Elector(Protocol):
+    """What the service needs of a leader elector (see :class:`LeaseElector`)."""
+
+    rounds: int  # election rounds done: leader-or-standby is known once > 0
+
+    @property
+    def is_leader(self) -> bool: ...
+
+    @property
+    def term(self) -> int | None: ...
+
+    def try_acquire_or_renew(self) -> bool: ...
+
+    def release(self) -> bool: ...
 
 
 class _Record(NamedTuple):
@@ -106,6 +122,12 @@ class LeaseElector:
     def holder(self) -> str | None:
         """holderIdentity last observed (``None`` if nobody holds the Lease or it was never read)."""
         return self._observed.holder if self._observed is not None else None
+
+    @property
+    def term(self) -> int | None:
+        """The Lease's ``leaseTransitions`` while this candidate holds it (None otherwise): grows with every new
+        holder, so a plan written in a later term tells a former leader it is stale."""
+        return self._observed.transitions if self._observed is not None and self._holds() else None
 
     @property
     def is_leader(self) -> bool:

@@ -15,7 +15,10 @@ Names and labels are the contract with the shipped Grafana dashboards:
 ``forecastscale_degraded{target}``                          1 while the target holds for lack of data
 ``forecastscale_samples_dropped_total{target,reason}``      unusable samples (missing, nan, inf, negative)
 ``forecastscale_tick_seconds``                              histogram of one tick's wall time
-``forecastscale_errors_total{kind}``                        errors by kind (prometheus, kube_conflict, …)
+``forecastscale_errors_total{kind}``                        errors by kind (prometheus, kube_conflict, internal:
+                                                            an unexpected error contained to one target, tick:
+                                                            a whole tick failed, not_leader: a write fenced,
+                                                            plan, plan_corrupt, plan_invalid, …)
 ``forecastscale_leader``                                    1 on the replica that may patch, else 0
 ``forecastscale_patches_total{kind}``                       writes made (replicas, nodes, plan)
 ``forecastscale_model_info{target,model}``                  1 for the forecaster in use (``auto``'s choice)
@@ -44,7 +47,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from forecastscale.actuators.errors import KubeApiError
-from forecastscale.errors import PermanentError
+from forecastscale.errors import NotLeader, PermanentError
 
 TICK_BUCKETS_S = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 
@@ -112,4 +115,6 @@ def error_kind(exc: BaseException) -> str:
     if isinstance(exc, KubeApiError):
         name = type(exc).__name__
         return "kube_" + {"TooManyRequests": "throttled", "NotFound": "not_found"}.get(name, name.lower())
+    if isinstance(exc, NotLeader):
+        return "not_leader"
     return "prometheus_query" if isinstance(exc, PermanentError) else "prometheus"

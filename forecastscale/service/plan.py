@@ -1,23 +1,27 @@
-"""The leader's plan in a ConfigMap: saved every tick, restored by a new leader.
+"""The leader's plan in a ConfigMap: written conditionally on the version the leader last read or wrote.
 
 The plan is a JSON object (what it holds is :mod:`forecastscale.service.plan_codec`'s concern)
 stored under one key, :attr:`PlanStore.KEY`, of a ConfigMap labelled as managed by forecastscale.
-Writes are conditional on the ``resourceVersion`` just read, so a save never silently overwrites
-one made in between (say, by the previous leader's last tick); a 409 re-reads and retries a
-bounded number of times. API failures are the typed errors of
-:mod:`forecastscale.actuators.errors`.
+:meth:`PlanStore.read` returns it with the ConfigMap's ``resourceVersion``; :meth:`PlanStore.write`
+sends that version back, so the API server refuses (409) a write based on anything but the newest
+plan. That version is the leader's fencing token: a former leader that wakes up with an old version
+cannot overwrite its successor's plan, and a 409 is never "re-read and write anyway" — the caller
+re-reads and merges (:class:`forecastscale.service.persistence.PlanKeeper`). API failures are the
+typed errors of :mod:`forecastscale.actuators.errors`.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from kubernetes import client
 
 from forecastscale.actuators._retry import call
-from forecastscale.actuators.errors import Conflict, NotFound
+from forecastscale.actuators.errors import NotFound
+from forecastscale.edge import strict_json
 from forecastscale.errors import PermanentError
 
 # A ConfigMap holds at most 1 MiB (etcd's object limit), metadata included: refuse well before that.
@@ -41,90 +45,108 @@ class PlanTooLarge(PermanentError):
         super().__init__(message)
 
 
+@dataclass(frozen=True)
+class PlanSnapshot:
+    """The plan as read: ``plan`` None when there is none; ``version`` the ConfigMap's resourceVersion (None when
+    there is no ConfigMap: the first write creates it); ``corrupt`` why the stored text was unusable, if it was."""
+
+    plan: dict[str, Any] | None
+    version: str | None
+    corrupt: str | None = None
+
+
+def parse_plan_text(text: str) -> tuple[dict[str, Any] | None, str | None]:
+    """The plan in a ConfigMap value: ``(plan, None)``, or ``(None, why)`` if it is not a strict JSON object
+    (no NaN, numbers of sane length, bounded nesting and size)."""
+    try:
+        plan = strict_json(text, max_bytes=2 * MAX_PLAN_BYTES)
+    except ValueError as exc:
+        return None, f"is unusable: {exc}"
+    if not isinstance(plan, dict):
+        return None, f"holds a JSON {type(plan).__name__}, not an object"
+    return plan, None
+
+
 class PlanStore:
-    """:meth:`load` and :meth:`save` the plan in ConfigMap ``namespace/name``.
+    """:meth:`read` and :meth:`write` the plan in ConfigMap ``namespace/name``.
 
     ``api`` is an ``ApiClient`` or a ready ``CoreV1Api``; ``request_timeout_s`` bounds each HTTP
-    call (seconds); ``attempts`` (>= 1) is how many read-then-write rounds :meth:`save` makes
-    when it keeps meeting 409s.
+    call (seconds).
     """
 
     KEY = "plan.json"
 
     def __init__(self, api: client.ApiClient | client.CoreV1Api, namespace: str, name: str,
-                 request_timeout_s: float = 10.0, attempts: int = 3) -> None:
-        if attempts < 1:
-            raise ValueError(f"attempts must be >= 1, got {attempts}")
+                 request_timeout_s: float = 10.0) -> None:
         self._api = client.CoreV1Api(api) if isinstance(api, client.ApiClient) else api
         self.namespace, self.name = namespace, name
-        self._timeout, self.attempts = request_timeout_s, attempts
+        self._timeout = request_timeout_s
+        self._meta: client.V1ObjectMeta | None = None  # of the ConfigMap last read or written (labels kept)
 
     @property
     def target(self) -> str:
         """``"ConfigMap <namespace>/<name>"``, the prefix of every error message."""
         return f"ConfigMap {self.namespace}/{self.name}"
 
-    def load(self) -> dict[str, Any] | None:
-        """The saved plan; ``None`` if the ConfigMap does not exist or holds no :attr:`KEY`.
-
-        Raises :class:`PlanCorrupt` if the key is not a JSON object, typed API errors otherwise.
-        """
-        found = self._read()
-        text = (found.data or {}).get(self.KEY) if found is not None else None
+    def read(self) -> PlanSnapshot:
+        """The saved plan and its version. Text that is not a JSON object (strict: no NaN, bounded size and
+        nesting) comes back as ``plan`` None with ``corrupt`` saying why — the version still fences the write
+        that replaces it. Typed API errors otherwise."""
+        found = self._get()
+        if found is None:
+            return PlanSnapshot(None, None)
+        self._meta = found.metadata
+        version = str(found.metadata.resource_version or "") if found.metadata else ""
+        text = (found.data or {}).get(self.KEY)
         if text is None:
-            return None
-        try:
-            plan = json.loads(text)
-        except ValueError as exc:
-            raise PlanCorrupt(f"{self.target}: key {self.KEY} is not JSON: {exc}", target=self.target) from exc
-        if not isinstance(plan, dict):
-            raise PlanCorrupt(f"{self.target}: key {self.KEY} holds a JSON {type(plan).__name__}, not an object",
-                              target=self.target)
-        return plan
+            return PlanSnapshot(None, version)
+        plan, corrupt = parse_plan_text(text)
+        return PlanSnapshot(plan, version, None if corrupt is None else f"{self.target}: key {self.KEY} {corrupt}")
 
-    def save(self, plan: Mapping[str, Any]) -> None:
-        """Create the ConfigMap, or replace it conditionally; a 409 re-reads, up to :attr:`attempts` rounds.
+    def load(self) -> dict[str, Any] | None:
+        """The saved plan (``None`` if there is none); :class:`PlanCorrupt` if it is unusable."""
+        snapshot = self.read()
+        if snapshot.corrupt is not None:
+            raise PlanCorrupt(snapshot.corrupt, target=self.target)
+        return snapshot.plan
 
-        Raises :class:`PlanTooLarge` before any request if the JSON exceeds ``MAX_PLAN_BYTES``,
-        the last :class:`~forecastscale.actuators.errors.Conflict` when the rounds run out, and
-        other typed API errors at once.
+    def write(self, plan: Mapping[str, Any], version: str | None) -> str:
+        """Create the ConfigMap (``version`` None) or replace it if it is still at ``version``; the new version.
+
+        Raises :class:`PlanTooLarge` before any request if the JSON exceeds ``MAX_PLAN_BYTES``;
+        :class:`~forecastscale.actuators.errors.Conflict` (409) if the ConfigMap was created or changed by
+        anyone since ``version`` — never retried here: the caller must re-read and merge; other typed API
+        errors at once.
         """
-        text = json.dumps(plan, sort_keys=True)
+        text = json.dumps(plan, sort_keys=True, allow_nan=False)
         size = len(text.encode())
         if size > MAX_PLAN_BYTES:
             raise PlanTooLarge(f"{self.target}: the plan is {size:,} bytes of JSON; a ConfigMap holds at most "
                                f"1 MiB, and at most {MAX_PLAN_BYTES:,} bytes are used for the plan",
                                target=self.target, size=size)
-        last: Conflict | None = None
-        for _ in range(self.attempts):
-            try:
-                self._write(text)
-                return
-            except Conflict as exc:  # written in between (or created first) by someone else: read again
-                last = exc
-        assert last is not None  # the loop ran at least once and only a Conflict gets here
-        last.add_note(f"gave up after {self.attempts} attempts")
-        raise last
+        written = self._create(text) if version is None else self._replace(text, version)
+        self._meta = written.metadata
+        return str(written.metadata.resource_version or "") if written.metadata else ""
 
-    def _read(self) -> client.V1ConfigMap | None:
+    def _get(self) -> client.V1ConfigMap | None:
         try:
             return call(self.target, lambda: self._api.read_namespaced_config_map(
                 self.name, self.namespace, _request_timeout=self._timeout))
         except NotFound:
             return None
 
-    def _write(self, text: str) -> None:
-        """One round: read, then create (409 AlreadyExists if someone was first) or replace (409 if stale)."""
-        found = self._read()
-        if found is None:
-            body = client.V1ConfigMap(metadata=client.V1ObjectMeta(name=self.name, namespace=self.namespace,
-                                                                   labels=dict(LABELS)), data={self.KEY: text})
-            call(self.target, lambda: self._api.create_namespaced_config_map(
-                self.namespace, body, _request_timeout=self._timeout))
-            return
-        # The read object carries its resourceVersion: the PUT is refused (409) if it moved on since.
-        meta = found.metadata or client.V1ObjectMeta(name=self.name, namespace=self.namespace)
-        meta = meta.model_copy(update={"labels": {**(meta.labels or {}), **LABELS}})
-        body = found.model_copy(update={"metadata": meta, "data": {self.KEY: text}})
-        call(self.target, lambda: self._api.replace_namespaced_config_map(
+    def _create(self, text: str) -> client.V1ConfigMap:
+        """409 AlreadyExists if someone created it first (a Conflict: re-read)."""
+        body = client.V1ConfigMap(metadata=client.V1ObjectMeta(name=self.name, namespace=self.namespace,
+                                                               labels=dict(LABELS)), data={self.KEY: text})
+        return call(self.target, lambda: self._api.create_namespaced_config_map(
+            self.namespace, body, _request_timeout=self._timeout))
+
+    def _replace(self, text: str, version: str) -> client.V1ConfigMap:
+        """A PUT carrying ``version``: refused (409) if the ConfigMap moved on since. Other keys are replaced by
+        ours; labels and annotations of others are kept (from the last read)."""
+        meta = self._meta or client.V1ObjectMeta(name=self.name, namespace=self.namespace)
+        meta = meta.model_copy(update={"labels": {**(meta.labels or {}), **LABELS}, "resource_version": version})
+        body = client.V1ConfigMap(metadata=meta, data={self.KEY: text})
+        return call(self.target, lambda: self._api.replace_namespaced_config_map(
             self.name, self.namespace, body, _request_timeout=self._timeout))

@@ -1,21 +1,45 @@
-"""What the leader persists per target and how a new leader merges it back (pure, JSON-able).
+"""What the leader persists per target and how a new leader reads it back (pure, JSON-able, validated).
 
 The plan holds each target's behaviour history (past recommendations and scale events, the
-state of the HPA stabilisation windows and rate policies), the last decision, and the events
-announced over ``/v1/events``. A new leader
-takes the union with the recommendations it computed itself as a standby: a recommendation it never saw
-still counts in its stabilisation window, so a failover cannot cause a premature scale-down.
+state of the HPA stabilisation windows and rate policies), the last decision, the events
+announced over ``/v1/events`` with the tombstones of deleted ones, and who wrote it (the Lease
+holder and its term). A new leader takes the union with the recommendations it computed itself as
+a standby: a recommendation it never saw still counts in its stabilisation window, so a failover
+cannot cause a premature scale-down.
+
+Everything read back is checked at the edge (:func:`decode`): a malformed target entry is dropped
+for that target alone and reported; times must be sane and not in the future beyond
+:data:`MAX_CLOCK_SKEW_S` (a recommendation stamped ahead would pin a target until then); counts
+must be whole and bounded. One bad entry never stops the others, nor the tick.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
+from forecastscale.edge import epoch, shown, whole
 from forecastscale.policy.behavior import BehaviorHistory
-from forecastscale.policy.events import EventBook
+from forecastscale.policy.event_book import MAX_BOOK_ENTRIES, BookedEvent, EventBook, Tombstone
 from forecastscale.service.target import TargetRunner
+
+PLAN_VERSION = 2
+MAX_CLOCK_SKEW_S = 30.0  # replicas' clocks may differ this much (NTP keeps them far closer)
+MAX_PAIRS = 100_000  # per list: far more than any window of ticks keeps
+MAX_REPLICAS = 1_000_000
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """A plan as read back: per target its history, the announced events, who wrote it, and every problem
+    found (one line each; the parts they concern were left out)."""
+
+    targets: dict[str, BehaviorHistory] = field(default_factory=dict)
+    last: dict[str, int] = field(default_factory=dict)  # the replicas last decided per target, where saved
+    book: EventBook = field(default_factory=EventBook)
+    term: int | None = None
+    problems: list[str] = field(default_factory=list)
 
 
 def plan_entry(runner: TargetRunner) -> dict[str, Any]:
@@ -28,52 +52,100 @@ def plan_entry(runner: TargetRunner) -> dict[str, Any]:
     }
 
 
-def _pairs(raw: Any) -> tuple[tuple[float, int], ...]:
-    if not isinstance(raw, list):
-        return ()
-    return tuple((float(p[0]), int(p[1])) for p in raw if isinstance(p, list) and len(p) == 2)
+def history_entry(history: BehaviorHistory, last_replicas: int | None) -> dict[str, Any]:
+    """A restored history in :func:`plan_entry`'s form (kept for targets not re-decided yet)."""
+    return {"recommendations": [list(p) for p in history.recommendations], "events": [list(p) for p in history.events],
+            "last_replicas": last_replicas}
 
 
-def merged(own: BehaviorHistory, entry: Mapping[str, Any]) -> BehaviorHistory:
-    """Recommendations: the union of ``own`` and the entry's. Scale events: the entry's only.
+def encode(targets: Mapping[str, Mapping[str, Any]], book: EventBook, saved_at: float, holder: str | None,
+           term: int | None) -> dict[str, Any]:
+    """The plan as stored."""
+    return {"version": PLAN_VERSION, "saved_at": saved_at, "holder": holder, "term": term,
+            "targets": dict(targets), "events": book_entry(book)}
+
+
+def book_entry(book: EventBook) -> dict[str, Any]:
+    """The announced events as the plan stores them."""
+    return {"format": 2, "events": [e.to_dict() for e in book.events], "deleted": [t.to_dict() for t in book.deleted]}
+
+
+def _pairs(where: str, raw: Any, now_s: float, lo: int) -> tuple[tuple[float, int], ...]:
+    """``[[t, n], …]`` with every ``t`` a sane time not after ``now_s`` + skew and ``n`` whole; ValueError."""
+    if not isinstance(raw, list) or len(raw) > MAX_PAIRS:
+        raise ValueError(f"{where}: must be a list of at most {MAX_PAIRS} [time, replicas] pairs, got {shown(raw)}")
+    out = []
+    for i, pair in enumerate(raw):
+        if not isinstance(pair, list) or len(pair) != 2:
+            raise ValueError(f"{where}[{i}]: must be [time, replicas], got {shown(pair)}")
+        t = epoch(f"{where}[{i}][0]", pair[0], now_s=now_s, max_ahead_s=MAX_CLOCK_SKEW_S)
+        out.append((t, whole(f"{where}[{i}][1]", pair[1], lo=lo, hi=MAX_REPLICAS)))
+    return tuple(sorted(out))
+
+
+def _history(name: str, entry: Any, now_s: float) -> BehaviorHistory:
+    if not isinstance(entry, Mapping):
+        raise ValueError(f"targets.{name}: must be an object, got {shown(entry)}")
+    return BehaviorHistory(_pairs(f"targets.{name}.recommendations", entry.get("recommendations", []), now_s, 0),
+                           _pairs(f"targets.{name}.events", entry.get("events", []), now_s, -MAX_REPLICAS))
+
+
+def decode(plan: Mapping[str, Any] | None, now_s: float, known: Iterable[str]) -> Decoded:
+    """Read ``plan`` at ``now_s`` (UNIX seconds) for the targets ``known``; never raises for its content."""
+    if plan is None:
+        return Decoded()
+    out = Decoded(term=plan.get("term") if isinstance(plan.get("term"), int) else None)
+    raw = plan.get("targets", {})
+    if not isinstance(raw, Mapping):
+        out.problems.append(f"targets: must be an object, got {shown(raw)}")
+        raw = {}
+    for name in known:
+        if name in raw:
+            try:
+                out.targets[name] = _history(name, raw[name], now_s)
+                if (last := raw[name].get("last_replicas")) is not None:
+                    out.last[name] = whole(f"targets.{name}.last_replicas", last, lo=0, hi=MAX_REPLICAS)
+            except ValueError as exc:
+                out.targets.pop(name, None)
+                out.problems.append(str(exc))
+    return Decoded(out.targets, out.last, _book(plan.get("events"), out.problems), out.term, out.problems)
+
+
+def _book(raw: Any, problems: list[str]) -> EventBook:
+    """The announced events, each checked on its own: a bad one is left out and reported."""
+    if raw is None:
+        return EventBook()
+    if not isinstance(raw, Mapping) or not isinstance(raw.get("events"), list) or not isinstance(
+            raw.get("deleted", []), list):
+        problems.append(f'events: need {{"format": 2, "events": [...], "deleted": [...]}}, got {shown(raw)}')
+        return EventBook()
+    events: dict[str, BookedEvent] = {}
+    deleted: list[Tombstone] = []
+    for kind, parse, items in (("events", BookedEvent.from_dict, raw["events"]),
+                               ("deleted", Tombstone.from_dict, raw.get("deleted", []))):
+        for i, item in enumerate(items[:MAX_BOOK_ENTRIES]):
+            try:
+                parsed = parse(item)
+            except ValueError as exc:
+                problems.append(f"events.{kind}[{i}]: {exc}")
+                continue
+            if isinstance(parsed, BookedEvent):
+                events.setdefault(parsed.id, parsed)
+            else:
+                deleted.append(parsed)
+    return EventBook(tuple(events.values()), tuple(deleted))
+
+
+def merged(own: BehaviorHistory, saved: BehaviorHistory, takeover: tuple[float, int] | None = None
+           ) -> BehaviorHistory:
+    """Recommendations: the union of ``own``, the saved ones and ``takeover``. Scale events: the saved ones only.
 
     A standby records the changes it *would* have made; only the leader's were made, and
-    counting both would halve the rate limits right after a failover.
+    counting both would halve the rate limits right after a failover. ``takeover`` = (now, the
+    replicas the former leader last decided) counts as recommended at the takeover: the newest
+    recommendations may have died with the former leader before it saved them (and with a
+    standby killed before its first save), so after a failover nothing scales below what was
+    decided last for one stabilisation window.
     """
-    recs = sorted({*own.recommendations, *_pairs(entry.get("recommendations"))})
-    return BehaviorHistory(tuple(recs), _pairs(entry.get("events")))
-
-
-def merge_plan(plan: Mapping[str, Any] | None, runners: Iterable[TargetRunner]) -> int:
-    """Merge ``plan`` into every runner's policy; returns how many targets had an entry."""
-    targets = plan.get("targets") if plan else None
-    if not isinstance(targets, Mapping):
-        return 0
-    n = 0
-    for r in runners:
-        entry = targets.get(r.target.name)
-        if isinstance(entry, Mapping):
-            r.policy.behavior = merged(r.policy.behavior, entry)
-            n += 1
-    return n
-
-
-def events_entry(book: EventBook) -> Any:
-    """The announced events as the plan stores them (the book's own JSON form)."""
-    return json.loads(book.to_json())
-
-
-def merged_events(own: EventBook, plan: Mapping[str, Any] | None) -> tuple[EventBook, int]:
-    """``own`` plus the plan's events it lacks (``own`` wins on the same id), and how many the plan held.
-
-    ValueError if the plan's events cannot be read.
-    """
-    raw = plan.get("events") if plan else None
-    if raw is None:
-        return own, 0
-    saved = EventBook.from_json(json.dumps(raw))
-    book = own
-    for event in saved:
-        if event.id not in book:
-            book = book.add(event)
-    return book, len(saved)
+    extra = () if takeover is None else (takeover,)
+    return BehaviorHistory(tuple(sorted({*own.recommendations, *saved.recommendations, *extra})), saved.events)

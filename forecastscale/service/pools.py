@@ -13,9 +13,9 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from forecastscale.actuators.base import Actuator
-from forecastscale.actuators.errors import KubeApiError
+from forecastscale.actuators.base import Actuator, Fence
 from forecastscale.config import Config, NodePool
+from forecastscale.errors import ForecastscaleError
 from forecastscale.policy.binpack import Packing
 from forecastscale.policy.placement import plan_nodes
 from forecastscale.service.metrics import ServiceMetrics, error_kind
@@ -31,7 +31,7 @@ class TargetOutcome:
 
     target: str
     status: str
-    action: str  # patched | unchanged | dry-run | standby | held | error
+    action: str  # patched | unchanged | dry-run | standby | held | fenced | error
     demand: float | None = None
     current: int | None = None
     decision: Decision | None = None
@@ -45,8 +45,28 @@ class PoolOutcome:
     pool: str
     desired: int
     current: int | None
-    action: str  # patched | unchanged | standby | unmanaged | error
+    action: str  # patched | unchanged | standby | unmanaged | held | error
     error: str | None = None
+
+
+def read_pools(actuators: Mapping[str, Actuator], metrics: ServiceMetrics) -> dict[str, PoolView]:
+    """Each managed pool's nodes as read now; a pool that cannot be read is left out (logged, counted), and
+    :func:`size_pools` then holds it rather than resize it blind."""
+    views: dict[str, PoolView] = {}
+    for name, actuator in actuators.items():
+        try:
+            state = actuator.current()
+        except ForecastscaleError as exc:
+            metrics.errors.labels(error_kind(exc)).inc()
+            log.error("node pool %s: %s", name, exc)
+            continue
+        except Exception:  # contained to this pool
+            metrics.errors.labels("internal").inc()
+            log.exception("node pool %s: unexpected error reading it, contained", name)
+            continue
+        views[name] = PoolView(min(state.status_replicas, state.spec_replicas),
+                               max(0, state.spec_replicas - state.status_replicas))
+    return views
 
 
 def _pods(runners: Sequence[TargetRunner], outcomes: Sequence[TargetOutcome], ahead: bool) -> dict[str, int]:
@@ -75,14 +95,15 @@ def _held(pool: NodePool, desired: int, current: int | None, runners: Sequence[T
 
 def size_pools(config: Config, runners: Sequence[TargetRunner], outcomes: Sequence[TargetOutcome],
                actuators: Mapping[str, Actuator], views: Mapping[str, PoolView], may_patch: bool,
-               metrics: ServiceMetrics, replacement: Mapping[str, int] | None = None) -> list[PoolOutcome]:
+               metrics: ServiceMetrics, replacement: Mapping[str, int] | None = None,
+               fence: Fence | None = None) -> list[PoolOutcome]:
     """Work out and (if ``may_patch``) apply every pool's node count; errors are contained per pool.
 
     A MachineDeployment gets the nodes the planned pods need; a balloon Deployment gets one
     whole-node headroom pod per node planned beyond what the running pods need (the cluster
     autoscaler turns those pending pods into nodes, and real pods preempt them). ``replacement``
     adds nodes per pool for capacity that is there but unusable (unhealthy GPUs, NotReady or
-    cordoned nodes), within ``max_nodes``.
+    cordoned nodes), within ``max_nodes``. ``fence()`` runs immediately before each write.
     """
     planned, running = plan(config, runners, outcomes)
     for t in config.targets:
@@ -105,12 +126,14 @@ def size_pools(config: Config, runners: Sequence[TargetRunner], outcomes: Sequen
             desired = max(0, desired - extra - running.nodes[pool.name]) + pool.headroom_nodes + extra
         if actuator is None:
             out.append(PoolOutcome(pool.name, desired, current, "unmanaged"))
+        elif view is None:  # its read failed this tick (logged, counted): never resized blind
+            out.append(PoolOutcome(pool.name, desired, None, "held", "not read this tick; nothing written"))
         elif current == desired:
             out.append(PoolOutcome(pool.name, desired, current, "unchanged"))
         elif not may_patch:
             out.append(PoolOutcome(pool.name, desired, current, "standby"))
         else:
-            out.append(_apply(pool.name, desired, current, actuator, metrics))
+            out.append(_apply(pool.name, desired, current, actuator, metrics, fence))
     return out
 
 
@@ -128,13 +151,18 @@ def _export_usage(config: Config, running: Packing, views: Mapping[str, PoolView
         metrics.gpu_seconds.labels(pool.name).inc(used * config.service.tick_s)
 
 
-def _apply(pool: str, desired: int, current: int | None, actuator: Actuator, metrics: ServiceMetrics) -> PoolOutcome:
+def _apply(pool: str, desired: int, current: int | None, actuator: Actuator, metrics: ServiceMetrics,
+           fence: Fence | None) -> PoolOutcome:
     try:
-        result = actuator.apply(desired)
-    except KubeApiError as exc:
+        result = actuator.apply(desired, fence)
+    except ForecastscaleError as exc:  # API errors, and NotLeader: fenced right before the write
         metrics.errors.labels(error_kind(exc)).inc()
         log.error("node pool %s: %s", pool, exc)
         return PoolOutcome(pool, desired, current, "error", str(exc))
+    except Exception as exc:  # contained to this pool: the others are still sized
+        metrics.errors.labels("internal").inc()
+        log.exception("node pool %s: unexpected error, contained", pool)
+        return PoolOutcome(pool, desired, current, "error", f"internal: {type(exc).__name__}")
     if result.changed:
         metrics.patches.labels("nodes").inc()
     log.info("node pool %s: %s %s → %d", pool, result.outcome.value, current, desired)

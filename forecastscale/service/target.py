@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from forecastscale.actuators.base import Actuator, ApplyResult, ScaleState
+from forecastscale.actuators.base import Actuator, ApplyResult, Fence, ScaleState
 from forecastscale.config import Config, NodePool, Target
 from forecastscale.forecasters.select import Selection
 from forecastscale.policy.events import windows_at
@@ -201,9 +201,9 @@ class TargetRunner:
                             candidates={**decision.candidates, "capped": replicas})
         return self.last
 
-    def apply(self, replicas: int) -> ApplyResult:
-        """Patch the workload (the actuator writes only if ``spec.replicas`` differs)."""
-        return self.actuator.apply(replicas)
+    def apply(self, replicas: int, fence: Fence | None = None) -> ApplyResult:
+        """Patch the workload (the actuator writes only if ``spec.replicas`` differs; ``fence()`` right before)."""
+        return self.actuator.apply(replicas, fence)
 
     # --- forecast bookkeeping ---------------------------------------------------------------------
     def seed_model(self, selection: Selection) -> bool:

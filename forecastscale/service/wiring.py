@@ -104,8 +104,8 @@ def build_service(config: Config, *, prometheus_url: str, api: client.ApiClient 
                                      le.renew_deadline_s, le.retry_period_s)
             elector = LeaseElector(api, settings, clock=monotonic)
     metrics = ServiceMetrics(registry)
-    return Service(config, source, actuators, metrics, pool_actuators=pools, clock=clock,
-                   elector=elector, plan=plan, dry_run=dry_run, health=_health(config, api, source, metrics))
+    return Service(config, source, actuators, metrics, pool_actuators=pools, clock=clock, elector=elector,
+                   plan=plan, dry_run=dry_run, health=_health(config, api, source, metrics), identity=identity)
 
 
 def _health(config: Config, api: client.ApiClient | None, source: PrometheusSource,
@@ -121,9 +121,10 @@ def _health(config: Config, api: client.ApiClient | None, source: PrometheusSour
 def events_mount(config: Config, service: Service) -> dict[str, WsgiApp]:
     """``{"/v1/events": app}`` when ``service.webhook_token_file`` is set, else nothing.
 
-    Only the leader accepts changes (POST, DELETE): it is the replica that persists the events
-    with the plan, so they survive a failover. A standby answers 503 with ``Retry-After: 1``; the
-    Kubernetes Service spreads the retry over the replicas and it reaches the leader.
+    Only the leader accepts changes (POST, DELETE, in any letter case): it writes them to the plan
+    ConfigMap before answering, so they survive a failover. A standby answers 503 with
+    ``Retry-After: 1`` at once; the Kubernetes Service spreads the retry over the replicas and it
+    reaches the leader. (A leader that loses the Lease mid-request is fenced at the write: 503 too.)
     """
     path = config.service.webhook_token_file
     if path is None:
@@ -131,7 +132,7 @@ def events_mount(config: Config, service: Service) -> dict[str, WsgiApp]:
     inner = make_events_app(service.events, TokenFile(path), service.clock, [t.name for t in config.targets])
 
     def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        if environ.get("REQUEST_METHOD", "GET") in ("POST", "DELETE") and not service.leader:
+        if str(environ.get("REQUEST_METHOD", "GET")).upper() in ("POST", "DELETE") and not service.leader:
             body = json.dumps({"error": "not the leader: retry (the Service routes to another replica)"}).encode()
             start_response("503 Service Unavailable", [("Content-Type", "application/json"), ("Retry-After", "1"),
                                                       ("Content-Length", str(len(body)))])

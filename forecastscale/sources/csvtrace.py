@@ -2,18 +2,24 @@
 
 Rules (each counted in :class:`TraceReport`, never applied silently):
 
-* a header row is required; its first two names must be ``timestamp`` and ``value``;
-* timestamps are ISO-8601 (a zone offset is honoured; no offset means UTC) or epoch seconds;
+* a header row is required; its first two names must be ``timestamp`` and ``value``; further named
+  columns (a host, a label) are allowed and ignored, and every row must have as many fields as the header;
+* the file is UTF-8 (a byte-order mark is accepted);
+* timestamps are ISO-8601 (a zone offset is honoured; no offset means UTC) or epoch seconds, between
+  1990 and 2200 (:data:`forecastscale.edge.EARLIEST_S`/``LATEST_S``); epoch *milliseconds* are refused
+  with a message saying so (dividing silently could misread a real far-future second);
 * rows are sorted by time if they are not (``unsorted_rows`` counts rows found out of order);
 * rows with the same time slot: the later row in the file wins (``duplicates``);
 * the step is the median gap between samples; each sample goes to its nearest grid slot;
+* the grid holds at most :data:`MAX_SLOTS` slots: rows so far apart for their step that they would need
+  more are refused before anything is allocated (the message gives the slots needed and the step);
 * empty, ``nan``, ``inf`` and negative values are missing (``missing_values``, ``negative_values``);
 * zero values are kept (no demand is real demand) but counted (``zero_values``);
 * missing slots and missing values are filled by linear interpolation between the nearest
   valid neighbours (``filled_slots``); leading or trailing ones take the nearest valid value.
 
-A row that is not ``timestamp,value`` (wrong field count, unparseable time or number) raises
-:class:`TraceError` naming the file and the line.
+A row that is not ``timestamp,value`` (wrong field count, unparseable or out-of-range time, unparseable
+number) raises :class:`TraceError` naming the file and the line.
 """
 
 from __future__ import annotations
@@ -23,13 +29,16 @@ import math
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from forecastscale.edge import epoch, escaped, shown
 from forecastscale.errors import TraceError
 from forecastscale.types import FloatArray
 
 MIN_SAMPLES = 3
+MAX_SLOTS = 5_000_000  # grid slots: 9.5 years of 1-min steps; 40 MB a float64 array
 
 
 @dataclass(frozen=True)
@@ -71,15 +80,23 @@ class Trace:
 
 
 def _parse_time(text: str) -> float:
+    """Epoch seconds of a CSV timestamp (ISO-8601 or a number); ValueError saying why it is not a usable time."""
     text = text.strip()
     try:
-        return float(text)
+        number = float(text)
     except ValueError:
-        pass
-    stamp = datetime.fromisoformat(text)  # ValueError for anything else
-    if stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=UTC)
-    return stamp.timestamp()
+        try:
+            stamp = datetime.fromisoformat(text[:64])  # no real timestamp is longer
+        except ValueError:
+            raise ValueError(f"not a timestamp: {shown(text)}") from None
+        if stamp.tzinfo is None:
+            stamp = stamp.replace(tzinfo=UTC)
+        try:
+            number = epoch("timestamp", stamp.timestamp())
+        except (OverflowError, ValueError):  # OverflowError: year 1 or 9999 pushed past datetime's range
+            raise ValueError(f"timestamp: {shown(text)} is not between 1990 and 2200") from None
+        return number
+    return epoch("timestamp", number)
 
 
 def parse_value(text: str) -> float:
@@ -88,41 +105,63 @@ def parse_value(text: str) -> float:
     return math.nan if text == "" else float(text)
 
 
-def _read_rows(path: Path) -> tuple[list[float], list[float]]:
+def _parse_row(row: list[str], width: int) -> tuple[float, float]:
+    """``(epoch_s, value)`` of one data row of ``width`` fields; ValueError saying what is wrong."""
+    if len(row) != width:
+        want = "'timestamp,value'" if width == 2 else f"{width} fields like the header"
+        raise ValueError(f"expected {want}, got {len(row)} field(s): {shown(','.join(row))}")
+    t = _parse_time(row[0])
+    try:
+        return t, parse_value(row[1])
+    except ValueError:
+        raise ValueError(f"not a number: {shown(row[1])}") from None
+
+
+def _read_rows(path: Path) -> tuple[list[float], list[float], list[int]]:
+    """Times (epoch s), values and line numbers of the data rows of ``path``."""
     times: list[float] = []
     values: list[float] = []
+    lines: list[int] = []
     try:
-        with path.open(newline="", encoding="utf-8") as fh:
+        with path.open(newline="", encoding="utf-8-sig") as fh:
             reader = csv.reader(fh)
-            header = next(reader, None)
-            _check_header(path, header)
-            for row in reader:
+            width = _check_header(path, _next_row(reader, path))
+            while (row := _next_row(reader, path)) is not None:
                 if not row or all(not f.strip() for f in row):
                     continue
-                where = f"{path}:{reader.line_num}"
-                if len(row) < 2:
-                    raise TraceError(f"{where}: expected 'timestamp,value', got {','.join(row)!r}")
+                if len(times) >= MAX_SLOTS:
+                    raise TraceError(f"{path}:{reader.line_num}: more than {MAX_SLOTS:,} data rows")
                 try:
-                    times.append(_parse_time(row[0]))
-                except ValueError:
-                    raise TraceError(f"{where}: not a timestamp: {row[0]!r}") from None
-                try:
-                    values.append(parse_value(row[1]))
-                except ValueError:
-                    raise TraceError(f"{where}: not a number: {row[1]!r}") from None
-    except OSError as exc:
-        raise TraceError(f"{path}: cannot read: {exc.strerror}") from exc
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise TraceError(f"{path}: not a text CSV file: {exc}") from exc
-    return times, values
+                    t, v = _parse_row(row, width)
+                except ValueError as exc:
+                    raise TraceError(f"{path}:{reader.line_num}: {exc}") from None
+                times.append(t)
+                values.append(v)
+                lines.append(reader.line_num)
+    except (OSError, ValueError) as exc:  # ValueError: a path with a NUL byte
+        raise TraceError(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from exc
+    return times, values, lines
 
 
-def _check_header(path: Path, header: list[str] | None) -> None:
+def _next_row(reader: Any, path: Path) -> list[str] | None:
+    """The next CSV row, None at the end; a decoding or CSV syntax problem is a TraceError with the line."""
+    try:
+        return next(reader, None)
+    except UnicodeDecodeError as exc:  # decoded a chunk ahead: the line is where the chunk starts, roughly
+        raise TraceError(f"{path}:{reader.line_num + 1}: not a text CSV file: not UTF-8 ({exc.reason}) "
+                         f"at or after this line") from exc
+    except csv.Error as exc:  # line_num already counts the offending line
+        raise TraceError(f"{path}:{reader.line_num}: not a text CSV file: {escaped(str(exc), 200)}") from exc
+
+
+def _check_header(path: Path, header: list[str] | None) -> int:
+    """The header's field count, after checking that it starts with ``timestamp,value``."""
     if header is None:
         raise TraceError(f"{path}:1: empty file; expected a 'timestamp,value' header")
     names = [h.strip().lower() for h in header[:2]]
     if names != ["timestamp", "value"]:
-        raise TraceError(f"{path}:1: header must start with 'timestamp,value', got {','.join(header)!r}")
+        raise TraceError(f"{path}:1: header must start with 'timestamp,value', got {shown(','.join(header))}")
+    return len(header)
 
 
 def _step(sorted_times: FloatArray, path: Path) -> float:
@@ -137,7 +176,10 @@ def _step(sorted_times: FloatArray, path: Path) -> float:
 def regularise(name: str, times: FloatArray, values: FloatArray, origin_s: float, step_s: float,
                n_slots: int) -> Trace:
     """Samples at epoch ``times`` → a regular grid of ``n_slots`` steps from ``origin_s``, with the
-    module's rules applied and counted. Raises :class:`TraceError` when too little is valid."""
+    module's rules applied and counted. Raises :class:`TraceError` when too little is valid or the grid
+    would exceed :data:`MAX_SLOTS`."""
+    if not 0 < n_slots <= MAX_SLOTS:
+        raise TraceError(f"{name}: a grid of {n_slots:,} slots of {step_s:g} s (at most {MAX_SLOTS:,})")
     values = np.where(np.isinf(values), np.nan, values)  # ±Inf carries no demand figure: missing
     unsorted = int(np.sum(np.diff(times) < 0))
     order = np.argsort(times, kind="stable")  # stable: the later duplicate stays later
@@ -167,14 +209,27 @@ def regularise(name: str, times: FloatArray, values: FloatArray, origin_s: float
                  report=report)
 
 
+def _check_slots(path: Path, times: FloatArray, lines: list[int], step: float) -> int:
+    """Grid slots from the first to the last row at ``step`` s; TraceError before allocating if over MAX_SLOTS."""
+    order = np.argsort(times, kind="stable")
+    first, last = float(times[order[0]]), float(times[order[-1]])
+    n_slots = int(np.rint((last - first) / step)) + 1
+    if n_slots > MAX_SLOTS:
+        gap = int(np.argmax(np.diff(times[order])))
+        a, b = lines[order[gap]], lines[order[gap + 1]]
+        raise TraceError(f"{path}:{b}: the rows span {last - first:,.0f} s at the inferred step of {step:g} s, "
+                         f"which needs {n_slots:,} slots (at most {MAX_SLOTS:,}); the largest gap is "
+                         f"{float(times[order[gap + 1]] - times[order[gap]]):,.0f} s, between lines {a} and {b}")
+    return n_slots
+
+
 def load_trace(path: Path) -> Trace:
     """Load ``path`` as a regular series, applying and counting the module's rules."""
-    raw_times, raw_values = _read_rows(path)
+    raw_times, raw_values, lines = _read_rows(path)
     if len(raw_times) < MIN_SAMPLES:
         raise TraceError(f"{path}: {len(raw_times)} data rows; need at least {MIN_SAMPLES}")
-    times = np.asarray(raw_times)
-    first, last = float(times.min()), float(times.max())
+    times = np.asarray(raw_times, dtype=np.float64)
     step = _step(np.sort(times), path)
-    n_slots = int(np.rint((last - first) / step)) + 1
-    trace = regularise(str(path), times, np.asarray(raw_values, dtype=np.float64), first, step, n_slots)
+    n_slots = _check_slots(path, times, lines, step)
+    trace = regularise(str(path), times, np.asarray(raw_values, dtype=np.float64), float(times.min()), step, n_slots)
     return replace(trace, name=path.name)  # errors above name the full path; the trace, the file

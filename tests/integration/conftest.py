@@ -4,7 +4,8 @@ The session fixture ``prometheus`` writes an OpenMetrics file, turns it into TSD
 ``promtool tsdb create-blocks-from openmetrics``, starts ``prometheus`` on 127.0.0.1 with no
 scrape targets, and yields a :class:`PrometheusServer` describing what was written.
 
-Written series (gauge ``demand_requests_per_second``, one sample every ``STEP_S`` seconds):
+Written series (gauge ``demand_requests_per_second``, one sample every ``STEP_S`` seconds, ending at
+the pinned :data:`HISTORY_END`):
 
 * ``{target="chat"}`` and ``{target="batch"}``: ``HISTORY_STEPS`` samples (8 days, more than the
   11,000 points Prometheus allows in one range query) with a daily cycle and seeded noise;
@@ -18,11 +19,10 @@ from __future__ import annotations
 
 import math
 import random
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, tzinfo
 
 import pytest
 
@@ -37,6 +37,13 @@ from forecastscale.devtools.prometheus import (
 
 __all__ = ["PrometheusServer", "free_port"]
 
+# Every history backfilled for these tests ends at a fixed moment, never relative to the wall clock:
+# a test sees the same samples, weekdays and hours of the day whenever it runs. Prometheus measures
+# retention from its newest block, not from now, so old history stays queryable (see
+# forecastscale.devtools.prometheus). A Sunday 04:00 UTC: an hour before it, where the service tests
+# tick, chat's demand is near its weekend trough (~7/s), far below what would lift the HPA to an
+# announced event's floor (test_events_and_pools), or to any bound the tests assert.
+HISTORY_END = datetime(2026, 5, 31, 4, 0, tzinfo=UTC)
 STEP_S = 60
 HISTORY_STEPS = 8 * 1440
 METRIC = "demand_requests_per_second"
@@ -80,7 +87,7 @@ def _series(start_s: int) -> tuple[dict[str, list[float]], list[Series]]:
 def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrometheusServer]:
     """Start a backfilled Prometheus on 127.0.0.1 for the session; stop it afterwards."""
     root = tmp_path_factory.mktemp("prometheus")
-    end_s = (int(time.time()) - HEAD_MARGIN_S) // STEP_S * STEP_S
+    end_s = int(HISTORY_END.timestamp()) // STEP_S * STEP_S
     start_s = end_s - (HISTORY_STEPS - 1) * STEP_S
     written, series = _series(start_s)
     write_openmetrics(root / "history.om", METRIC, series, "Requests per second arriving for a target.")
@@ -89,6 +96,20 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrometheusS
     with running(LocalPrometheus(root, root / "history.om", lookback_delta="30s")) as server:
         yield PrometheusServer(url=server.url, start=datetime.fromtimestamp(start_s, tz=UTC),
                                end=datetime.fromtimestamp(end_s, tz=UTC), step_s=STEP_S, written=written)
+
+
+@pytest.fixture
+def wall_clock_at_history_end(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``forecastscale tune --since`` reads history up to *now*: make its now the pinned history's end plus
+    the head margin a live Prometheus keeps, as if the test ran just after the history was written."""
+    at = HISTORY_END + timedelta(seconds=HEAD_MARGIN_S)
+
+    class Frozen(datetime):
+        @classmethod
+        def now(cls, tz: tzinfo | None = None) -> Frozen:
+            return cls.fromtimestamp(at.timestamp(), tz)
+
+    monkeypatch.setattr("forecastscale.cli_tune.datetime", Frozen)
 
 
 @contextmanager

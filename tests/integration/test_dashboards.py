@@ -9,8 +9,12 @@ process' ``/metrics`` every second. After a few scrapes, every target expression
 durations — must parse and return at least one series. A query that returns nothing fails.
 
 What-if dashboard: ``forecastscale backtest --openmetrics`` on three days of the ELB trace (moved to end
-now) writes the ``forecastscale_replay_*`` series (``run``, ``policy`` labels); they are backfilled with
-promtool, and the same is checked for every panel.
+at the pinned ``HISTORY_END``) writes the ``forecastscale_replay_*`` series (``run``, ``policy`` labels);
+they are backfilled with promtool, and the same is checked for every panel, queried at that end.
+
+The live test alone keeps the wall clock: ``forecastscale run`` ticks on it and the scraper stamps what
+it scrapes with it. Its assertions hold at any hour: a panel query must return a series, whatever
+the values are (no panel filters on a value, but ``model_info == 1``, which is always 1).
 """
 
 from __future__ import annotations
@@ -45,7 +49,7 @@ from forecastscale.devtools.prometheus import (
     write_openmetrics,
 )
 from forecastscale.sources.csvtrace import load_trace
-from tests.integration.conftest import running
+from tests.integration.conftest import HISTORY_END, running
 
 ROOT = Path(__file__).resolve().parents[2]
 GRAFANA = ROOT / "deploy" / "grafana"
@@ -69,8 +73,9 @@ def api(base: str, path: str, **params: str) -> dict[str, Any]:
     return body
 
 
-def instant(base: str, expr: str) -> dict[str, Any]:
-    return api(base, "/api/v1/query", query=expr, time=f"{time.time():.3f}")
+def instant(base: str, expr: str, at_s: float | None = None) -> dict[str, Any]:
+    """``expr`` evaluated at ``at_s`` (UNIX seconds; default: now, for live data)."""
+    return api(base, "/api/v1/query", query=expr, time=f"{time.time() if at_s is None else at_s:.3f}")
 
 
 def wait_for(what: str, probe: Callable[[], bool], timeout_s: float = WAIT_S) -> None:
@@ -116,13 +121,14 @@ def variable_values(base: str, data: dict[str, Any]) -> dict[str, str]:
     return values
 
 
-def empty_or_failed(base: str, data: dict[str, Any], values: dict[str, str]) -> list[str]:
-    """Every panel query that does not parse or returns no series, as 'title: expr → why'."""
+def empty_or_failed(base: str, data: dict[str, Any], values: dict[str, str], at_s: float | None = None
+                    ) -> list[str]:
+    """Every panel query that does not parse or returns no series at ``at_s``, as 'title: expr → why'."""
     bad = []
     for title, expr in panel_queries(data):
         query = substitute(expr, values)
         assert "$" not in query, f"{title}: unreplaced variable in {query}"
-        answer = instant(base, query)
+        answer = instant(base, query, at_s)
         if answer.get("status") != "success":
             bad.append(f"{title}: {query} → {answer.get('errorType')}: {answer.get('error')}")
         elif not answer["data"]["result"]:
@@ -143,7 +149,8 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 # --- live -----------------------------------------------------------------------------------------
 @pytest.fixture
 def source(tmp_path: Path) -> Iterator[str]:
-    """The ELB trace (×0.1 → requests/s, 5-min samples), its last two days ending an hour from now."""
+    """The ELB trace (×0.1 → requests/s, 5-min samples), its last two days ending an hour from now (the
+    wall clock: the run process reads it live; any hour gives the panels something to show)."""
     root = tmp_path / "source"
     root.mkdir()
     trace = load_trace(TRACE)
@@ -249,12 +256,13 @@ def replay_openmetrics(path: Path, end_s: int, days: int = 3) -> None:
 
 
 def test_every_whatif_panel_query_returns_data_from_backfilled_replay_series(tmp_path: Path) -> None:
-    replay_openmetrics(tmp_path / "replay.om", int(time.time()) // 60 * 60 - 60)
+    end_s = int(HISTORY_END.timestamp())  # queried here; the replay's last step a minute before
+    replay_openmetrics(tmp_path / "replay.om", end_s - 60)
     with running(LocalPrometheus(tmp_path, tmp_path / "replay.om")) as server:
         data = dashboard("forecastscale-whatif.json")
         values = variable_values(server.url, data)
         assert values["run"] == "r1" and values["target"] == "chat-llm" and values["policy"] in POLICIES
-        bad = empty_or_failed(server.url, data, values)
+        bad = empty_or_failed(server.url, data, values, end_s)
         assert not bad, "panel queries without data:\n" + "\n".join(bad)
         # a query on a run that is not there returns nothing: the check can fail
-        assert empty_or_failed(server.url, data, {**values, "run": "no-such-run"})
+        assert empty_or_failed(server.url, data, {**values, "run": "no-such-run"}, end_s)

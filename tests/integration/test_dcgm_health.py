@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,7 +10,7 @@ import pytest
 from forecastscale.devtools.prometheus import LocalPrometheus, Series, write_openmetrics
 from forecastscale.sources.dcgm import DEFAULT_QUERY, unhealthy_gpus
 from forecastscale.sources.prometheus import PrometheusSource
-from tests.integration.conftest import running
+from tests.integration.conftest import HISTORY_END, running
 
 STEP_S = 60
 STEPS = 30
@@ -21,7 +20,7 @@ STEPS = 30
 def dcgm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, float]]:
     """Prometheus holding ``DCGM_FI_DEV_XID_ERRORS`` as the DCGM exporter labels it; yields (url, last sample s)."""
     root: Path = tmp_path_factory.mktemp("dcgm")
-    end_s = (int(time.time()) - 3600) // STEP_S * STEP_S
+    end_s = int(HISTORY_END.timestamp()) // STEP_S * STEP_S  # pinned, as all backfilled history
     start_s = end_s - (STEPS - 1) * STEP_S
     zeros = [0.0] * STEPS
     series = [Series({"Hostname": "gpu-node-1", "gpu": str(g)}, start_s, STEP_S, zeros) for g in range(8)]

@@ -6,7 +6,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -26,6 +26,7 @@ from forecastscale.sources.prometheus import (
 from tests.integration.conftest import HISTORY_STEPS, METRIC, PrometheusServer, free_port
 
 CHAT = f'{METRIC}{{target="chat"}}'
+AT = datetime(2026, 6, 1, tzinfo=UTC)  # for the servers below that hold nothing: any fixed time will do
 
 
 class CountingClient(PrometheusConnect):
@@ -115,7 +116,7 @@ def test_bad_query_is_permanent_and_carries_prometheus_message(prometheus: Prome
 
 def test_unreachable_server_is_temporary() -> None:
     url = f"http://127.0.0.1:{free_port()}"
-    now = datetime.now().astimezone()
+    now = AT
     with pytest.raises(PrometheusUnavailable, match=r"cannot reach Prometheus") as info:
         PrometheusSource(url, timeout_s=5).fetch("up", now - timedelta(hours=1), now, 60)
     assert isinstance(info.value, TemporaryError)
@@ -127,7 +128,7 @@ def test_server_that_never_answers_is_a_temporary_timeout() -> None:
         silent.bind(("127.0.0.1", 0))
         silent.listen(4)
         url = f"http://127.0.0.1:{silent.getsockname()[1]}"
-        now = datetime.now().astimezone()
+        now = AT
         with pytest.raises(PrometheusUnavailable, match=r"no answer within 0.3 s"):
             PrometheusSource(url, timeout_s=0.3).fetch("up", now - timedelta(hours=1), now, 60)
 
@@ -165,19 +166,19 @@ def _stub(status: int, body: bytes) -> Iterator[str]:
 ], ids=["5xx-temporary", "422-permanent", "html-permanent"])
 def test_http_answers_are_typed_by_what_to_do_next(status: int, body: bytes, error: type[Exception],
                                                    message: str) -> None:
-    now = datetime.now().astimezone()
+    now = AT
     with _stub(status, body) as url, pytest.raises(error, match=message):
         PrometheusSource(url, timeout_s=5).fetch("up", now - timedelta(hours=1), now, 60)
 
 
 @pytest.mark.parametrize("step_s", [0.5, 0, 90.5, float("nan")], ids=["sub-second", "zero", "fraction", "nan"])
 def test_step_must_be_whole_seconds(step_s: float) -> None:
-    now = datetime.now().astimezone()
+    now = AT
     with pytest.raises(ValueError, match="whole number of seconds"):
         PrometheusSource("http://127.0.0.1:9").fetch("up", now - timedelta(hours=1), now, step_s)
 
 
 def test_end_before_start_is_rejected() -> None:
-    now = datetime.now().astimezone()
+    now = AT
     with pytest.raises(ValueError, match="before start"):
         PrometheusSource("http://127.0.0.1:9").fetch("up", now, now - timedelta(hours=1), 60)

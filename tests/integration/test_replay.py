@@ -1,9 +1,9 @@
 """``forecastscale replay`` against a real Prometheus holding a bundled trace, and the what-if loop.
 
 The ELB trace (``data/elb_request_count_8c0756.csv``, 5-min samples) is written as the gauge
-``elb_requests{service="chat"}`` at its own times shifted by whole weeks to end before Prometheus'
-head block (weekdays and times of day kept; missing 5-min rows carry the CSV loader's repaired
-values), and backfilled with ``promtool``. Then:
+``elb_requests{service="chat"}`` at its own times shifted by whole weeks to end before the pinned
+``HISTORY_END`` (weekdays and times of day kept, the same whenever the test runs; missing 5-min rows
+carry the CSV loader's repaired values), and backfilled with ``promtool``. Then:
 
 * ``replay --since 7d --until T`` scores the same as ``backtest --trace`` on the CSV rows of that
   week (the warm-up, fits and decisions see the same demand);
@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import math
 import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -29,17 +28,11 @@ from typer.testing import CliRunner
 
 from forecastscale.backtest.scores import SCORE_NAMES
 from forecastscale.cli import app
-from forecastscale.devtools.prometheus import (
-    HEAD_MARGIN_S,
-    LocalPrometheus,
-    Series,
-    tool,
-    write_openmetrics,
-)
+from forecastscale.devtools.prometheus import LocalPrometheus, Series, tool, write_openmetrics
 from forecastscale.sources.csvtrace import Trace, load_trace
 from forecastscale.sources.prometheus import PrometheusSource
 from tests.conftest import DATA
-from tests.integration.conftest import running
+from tests.integration.conftest import HISTORY_END, running
 
 CSV = DATA / "elb_request_count_8c0756.csv"
 METRIC = "elb_requests"
@@ -63,7 +56,7 @@ def elb_prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ElbProm
     trace = load_trace(CSV)
     start_s = int(trace.start.timestamp())
     end_s = start_s + int(trace.duration_s)
-    shift_s = (int(time.time()) - HEAD_MARGIN_S - end_s) // WEEK_S * WEEK_S
+    shift_s = (int(HISTORY_END.timestamp()) - end_s) // WEEK_S * WEEK_S
     write_openmetrics(root / "elb.om", METRIC, [Series({"service": "chat"}, start_s + shift_s, int(trace.step_s),
                                                         [float(v) for v in trace.values])],
                       "ELB requests per 5 min.")

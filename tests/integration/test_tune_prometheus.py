@@ -12,7 +12,8 @@ from forecastscale.config import load_config
 from tests.integration.conftest import METRIC, PrometheusServer
 
 
-def test_tune_from_prometheus_history(prometheus: PrometheusServer, tmp_path: Path) -> None:
+def test_tune_from_prometheus_history(prometheus: PrometheusServer, tmp_path: Path,
+                                      wall_clock_at_history_end: None) -> None:  # the history is pinned
     config = tmp_path / "live.yaml"
     config.write_text(yaml.safe_dump({
         "targets": [{"name": "chat", "capacity_per_replica": 2.0, "max_replicas": 64,

@@ -1,12 +1,15 @@
 from __future__ import annotations
 
 import copy
+import math
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
-from forecastscale.config import load_config, parse_config
+from forecastscale.config import Config, load_config, parse_config
 from forecastscale.errors import ConfigError
 from tests.conftest import BASE_CONFIG, DATA
 
@@ -82,3 +85,101 @@ def test_bundled_configs_load_and_resolve_their_traces(name: str) -> None:
     cfg = load_config(DATA / name)
     trace = cfg.targets[0].trace
     assert trace is not None and trace.is_file()
+
+
+# --- issue 14: hostile input never escapes as a traceback, a hang or a silently wrong config -------------
+
+BASE_YAML = yaml.safe_dump(BASE_CONFIG, sort_keys=False)
+BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{n}: &{n} [{', '.join([f'*{p}'] * 9)}]\n" for p, n in zip("abcdefgh", "bcdefghi", strict=True))
+
+
+def _load_text(tmp_path: Path, text: str | bytes) -> Config:
+    path = tmp_path / "c.yaml"
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    return load_config(path)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    (BASE_YAML.replace("capacity_per_replica: 1.0", "capacity_per_replica: !!int 1.5"),
+     r"^line 3: not valid YAML: cannot read '1.5' as int"),
+    (BASE_YAML.replace("name: llm", "name: !!timestamp 2024-02-30"),
+     r"^line 2: not valid YAML: cannot read '2024-02-30' as timestamp \(day is out of range"),
+    (BASE_YAML + "x: " + "[" * 5000 + "]" * 5000 + "\n", r"^line \d+: nested more than 32 levels deep$"),
+    (BASE_YAML + "x: " + "{a: " * 5000 + "1" + "}" * 5000 + "\n", r"^line \d+: nested more than 32 levels deep$"),
+    (BOMB, r"^line 1: YAML anchors/aliases are not supported$"),
+    (BASE_YAML.replace("targets:", "targets: &t"), r"^line 1: YAML anchors/aliases are not supported$"),
+    (BASE_YAML + "backtest: {<<: {decision_interval_s: 60}}\n", r"merge keys \(<<\) are not supported"),
+    (BASE_YAML.replace("  max_replicas: 64\n", "  max_replicas: 64\n  max_replicas: 8\n"),
+     r"^line 7: duplicate key 'max_replicas' \(first on line 6\)$"),
+    (BASE_YAML + "backtest: {decision_interval_s: 60, decision_interval_s: 1}\n",
+     r"^line 14: duplicate key 'decision_interval_s' \(first on line 14\)$"),
+    (BASE_YAML.replace("max_replicas: 64", "max_replicas: " + "9" * 5000),
+     r"^line 6: not valid YAML: cannot read '9999.*\(5002 chars\) as int \(Exceeds the limit"),
+    (BASE_YAML.replace("name: llm", "name: !!python/object/apply:os.system [echo]"),
+     r"^line 2: not valid YAML: could not determine a constructor"),
+    (BASE_YAML.replace("name: llm", "name: a\x00b"), r"^not valid YAML: unacceptable character #x0000"),
+    (BASE_YAML + "---\nb: 1\n", r"^line \d+: not valid YAML: but found another document"),
+    (BASE_YAML.encode() + b"x: \xff\n", r"^not UTF-8 text \(invalid start byte at byte \d+\)$"),
+    ("# " + "x" * (4 * 2**20) + "\n", r"^file is larger than 4,194,304 bytes; not a config$"),
+], ids=["int-tag-float", "impossible-date", "deep-flow", "deep-mapping", "alias-bomb", "anchor", "merge-key",
+        "duplicate-key", "duplicate-key-one-line", "5000-digit-int", "python-tag", "nul-char", "two-documents",
+        "not-utf8", "over-4MiB"])
+def test_hostile_yaml_is_one_short_config_error(tmp_path: Path, text: str | bytes, expected: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        _load_text(tmp_path, text)
+    assert len(info.value.problems) == 1 and re.search(expected, info.value.problems[0]), info.value.problems
+    assert len(str(info.value)) < 400  # never the expanded input
+
+
+def test_dates_stay_strings_and_a_bom_is_accepted(tmp_path: Path) -> None:
+    config = _load_text(tmp_path, "\ufeff" + BASE_YAML.replace("name: llm", "name: 2024-02-30"))
+    assert config.targets[0].name == "2024-02-30"
+
+
+FLOAT_FIELDS = ["targets.0.capacity_per_replica", "targets.0.target_utilisation", "targets.0.tolerance",
+                "targets.0.pod_startup_s", "targets.0.max_wait_s", "targets.0.share", "targets.0.cpu",
+                "targets.0.memory_gib", "targets.0.demand_scale", "node_pools.0.node_startup_s",
+                "node_pools.0.gpu_hour_cost", "node_pools.0.scale_down_unneeded_s", "node_pools.0.cpu_per_node",
+                "node_pools.0.memory_gib_per_node", "backtest.decision_interval_s"]
+
+
+@pytest.mark.parametrize("path", FLOAT_FIELDS, ids=FLOAT_FIELDS)
+@pytest.mark.parametrize("value", [math.inf, -math.inf, math.nan], ids=["inf", "-inf", "nan"])
+def test_no_float_field_accepts_inf_or_nan(path: str, value: float) -> None:
+    raw = _with(path, value) if not path.startswith("backtest") else {**BASE_CONFIG, "backtest": {
+        "decision_interval_s": value}}
+    with pytest.raises(ConfigError) as info:
+        parse_config(raw)
+    where = path.replace(".0.", "[0].")
+    assert info.value.problems == [f"{where}: Input should be a finite number, got {value!r}"]
+
+
+@pytest.mark.parametrize(("path", "value", "expected"), [
+    ("targets.0.capacity_per_replica", 5e-324, "must be 0 or of magnitude 1e-09 to 1e+12, got 5e-324"),
+    ("targets.0.capacity_per_replica", 1e308, "must be 0 or of magnitude 1e-09 to 1e+12, got 1e+308"),
+    ("targets.0.max_replicas", 2**40, "must be within ±2147483647 (int32), got 1099511627776"),
+    ("targets.0.forecast.window_s", 1e12, "must be at most 63244800 s (two years), got 1000000000000.0"),
+    ("targets.0.pod_startup_s", 10**400, "Input should be a valid number, got 1000000000000000000000000000"),
+], ids=["denormal-capacity", "1e308-capacity", "2**40-replicas", "1e12-window", "400-digit-int"])
+def test_numbers_beyond_any_sane_config_are_refused(path: str, value: Any, expected: str) -> None:
+    raw = _with(path, value) if "forecast" not in path else _with("targets.0.forecast", {"window_s": value})
+    with pytest.raises(ConfigError) as info:
+        parse_config(raw)
+    [problem] = info.value.problems
+    assert problem.startswith(f"{path.replace('.0.', '[0].')}: {expected}") and len(problem) < 200
+
+
+def test_infinite_capacity_is_an_error_not_one_replica(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        _load_text(tmp_path, BASE_YAML.replace("capacity_per_replica: 1.0", "capacity_per_replica: .inf"))
+    assert info.value.problems == ["targets[0].capacity_per_replica: Input should be a finite number, got inf"]
+
+
+def test_a_huge_bad_value_is_shown_short() -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config(_with("targets.0.max_replicas", "x" * 1_000_000))
+    assert info.value.problems[0].endswith("… (1000002 chars)") and len(str(info.value)) < 300

@@ -43,9 +43,11 @@ are a plural (``"deployments"``, ``"leases"``, ``"configmaps"``, ``"priorityclas
 request counts as its parent's plural), ``"scale"`` for any scale-subresource request, or ``None``
 for any request. Cluster-scoped objects are addressed with ``namespace=None`` (or ``""``).
 
-Every request any double receives (served, faulted or refused alike) is also appended to the session-wide
-:data:`RECORDED` as an :class:`ApiCall` — the RBAC verb, API group, resource and subresource it needs —
-for ``tests/integration/test_rbac_usage.py``, which checks them against the RBAC rules in ``deploy/``.
+Every request any double receives (served, faulted or refused alike) is also recorded as an :class:`ApiCall`
+— the RBAC verb, API group, resource and subresource it needs — both in the double's own
+:meth:`ScaleApiDouble.calls` (so a test knows exactly which calls its run made) and in the session-wide
+:data:`RECORDED`, for ``tests/integration/test_rbac_usage.py``, which checks them against the RBAC rules in
+``deploy/``. Recording only observes: it changes no answer.
 """
 
 from __future__ import annotations
@@ -116,6 +118,7 @@ class ApiCall:
     non_resource_url: str | None = None
 
 
+KMOCK_REQUESTS_KEPT = 64
 RECORDED: list[ApiCall] = []  # every request of every double in this test session, in order
 _RECORDED_LOCK = threading.Lock()
 
@@ -124,8 +127,9 @@ def _current_test() -> str:
     return os.environ.get("PYTEST_CURRENT_TEST", "").rsplit(" (", 1)[0]
 
 
-def _record(request: kmock.Request) -> None:
-    """Append ``request`` to :data:`RECORDED` as the RBAC verb, group, resource and subresource it needs."""
+def _record(request: kmock.Request, calls: list[ApiCall]) -> None:
+    """Append ``request`` to ``calls`` (one double's) and to :data:`RECORDED` as the RBAC verb, group, resource and
+    subresource it needs."""
     method = request.method.value.upper()
     resource = request.resource
     if resource is None:
@@ -141,6 +145,7 @@ def _record(request: kmock.Request) -> None:
                        request.namespace or None, request.name or None, _current_test())
     with _RECORDED_LOCK:
         RECORDED.append(call)
+        calls.append(call)
 
 
 def _prefix(group: str, version: str) -> str:
@@ -195,8 +200,16 @@ class _Emulator(kmock.KubernetesEmulator):
     (or raises its own 409) *before* any handler runs, which would bypass the double's checks.
     """
 
+    calls: list[ApiCall]  # this double's requests as RBAC sees them; set by ScaleApiDouble
+
     async def _handle(self, request: kmock.Request) -> aiohttp.web.StreamResponse:
-        _record(request)  # before anything can refuse it: a refused request was still a call the code made
+        _record(request, self.calls)  # before anything can refuse it: a refused request was still a call made
+        # kmock keeps every request and finds each new one in that list to route it (by identity: O(n) per
+        # request), so a long run slows down quadratically (2,000 Lease renewals: 9 → 86 ms per call). A real
+        # API server keeps no request log; the double has its own (``requests``). Keep kmock's short.
+        del self._requests[:-KMOCK_REQUESTS_KEPT]
+        for payload in self._payloads:
+            del payload._requests[:-KMOCK_REQUESTS_KEPT]
         if request.resource is not None and str(request.resource.plural) in OBJECTS:
             return await kmock.RawHandler._handle(self, request)
         return await super()._handle(request)
@@ -243,6 +256,7 @@ class ScaleApiDouble:
 
     def __init__(self) -> None:
         self.emulator = _Emulator()
+        self.emulator.calls = []
         self.requests: list[tuple[str, str]] = []  # (method, path) of every request served, in order
         self._lock = threading.Lock()  # the test thread and the server thread share the store
         self._faults: list[Fault] = []
@@ -280,6 +294,11 @@ class ScaleApiDouble:
         self._loop.close()
 
     # --- test-side controls -------------------------------------------------------------------------
+    def calls(self) -> list[ApiCall]:
+        """Every request this double has received so far, in order, as RBAC sees it (also in :data:`RECORDED`)."""
+        with _RECORDED_LOCK:
+            return list(self.emulator.calls)
+
     def add(self, plural: str, namespace: str, name: str, *, replicas: int, status_replicas: int | None = None) -> None:
         """Store an object of ``plural`` (a :data:`RESOURCES` kind) with ``spec.replicas`` and ``status.replicas``."""
         with self._lock:

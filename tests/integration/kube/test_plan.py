@@ -10,7 +10,7 @@ from kubernetes import client
 
 from forecastscale.actuators.errors import Conflict, Forbidden, Unavailable
 from forecastscale.errors import PermanentError, TemporaryError
-from forecastscale.service.plan import MAX_PLAN_BYTES, PlanCorrupt, PlanStore, PlanTooLarge
+from forecastscale.service.plan import MAX_PLAN_BYTES, PlanCorrupt, PlanSnapshot, PlanStore, PlanTooLarge
 from tests.integration.kube.apiserver import Fault, ScaleApiDouble
 
 NS, NAME = "default", "forecastscale-plan"
@@ -31,111 +31,99 @@ def stored(kube: ScaleApiDouble) -> dict[str, Any]:
     return kube.stored("configmaps", NS, NAME)
 
 
-def test_load_without_a_configmap_is_none(kube: ScaleApiDouble, store: PlanStore) -> None:
-    assert store.load() is None
+def test_read_without_a_configmap_is_empty_and_unversioned(kube: ScaleApiDouble, store: PlanStore) -> None:
+    assert store.read() == PlanSnapshot(None, None)
     assert kube.requests == [("GET", f"/api/v1/namespaces/{NS}/configmaps/{NAME}")]
 
 
-def test_load_without_the_key_is_none(kube: ScaleApiDouble, store: PlanStore) -> None:
+def test_read_without_the_key_is_empty_but_versioned(kube: ScaleApiDouble, store: PlanStore) -> None:
     kube.add_object("configmaps", NS, NAME, {"data": {"other": "x"}})
-    assert store.load() is None
+    snapshot = store.read()
+    assert snapshot.plan is None and snapshot.version == stored(kube)["metadata"]["resourceVersion"]
 
 
-def test_save_creates_the_labelled_configmap(kube: ScaleApiDouble, store: PlanStore) -> None:
-    store.save(PLAN)
+def test_write_creates_the_labelled_configmap(kube: ScaleApiDouble, store: PlanStore) -> None:
+    version = store.write(PLAN, None)
     cm = stored(kube)
     assert cm["data"] == {PlanStore.KEY: json.dumps(PLAN, sort_keys=True)}
     assert cm["metadata"]["labels"] == {"app.kubernetes.io/managed-by": "forecastscale"}
-    assert (cm["apiVersion"], cm["kind"]) == ("v1", "ConfigMap")
-    assert [m for m, _ in kube.requests] == ["GET", "POST"]
+    assert (cm["apiVersion"], cm["kind"]) == ("v1", "ConfigMap") and cm["metadata"]["resourceVersion"] == version
+    assert [m for m, _ in kube.requests] == ["POST"]
 
 
-def test_save_again_replaces_and_round_trips(kube: ScaleApiDouble, store: PlanStore,
-                                            api_client: client.ApiClient) -> None:
-    store.save(PLAN)
-    first = stored(kube)["metadata"]
+def test_writes_chain_on_their_own_versions_and_round_trip(kube: ScaleApiDouble, store: PlanStore,
+                                                          api_client: client.ApiClient) -> None:
+    first = store.write(PLAN, None)
     later = {**PLAN, "saved_at": PLAN["saved_at"] + 60}
-    store.save(later)
-    second = stored(kube)["metadata"]
-    assert second["resourceVersion"] != first["resourceVersion"]
-    assert (second["uid"], second["creationTimestamp"]) == (first["uid"], first["creationTimestamp"])
+    second = store.write(later, first)
+    meta = stored(kube)["metadata"]
+    assert second != first and meta["resourceVersion"] == second
     assert kube.count("PUT", "configmaps") == 1 and kube.count("POST", "configmaps") == 1
-    assert store.load() == later
     fresh = PlanStore(client.CoreV1Api(api_client), NS, NAME)  # a new leader, its own store
-    assert fresh.load() == later
+    assert fresh.read() == PlanSnapshot(later, second)
 
 
-def test_save_keeps_labels_and_annotations_of_others(kube: ScaleApiDouble, store: PlanStore) -> None:
+def test_write_keeps_labels_and_annotations_of_others(kube: ScaleApiDouble, store: PlanStore) -> None:
     kube.add_object("configmaps", NS, NAME, {"metadata": {"labels": {"team": "ml"}, "annotations": {"a": "b"}},
                                              "data": {PlanStore.KEY: "{}"}})
-    store.save(PLAN)
+    store.write(PLAN, store.read().version)
     meta = stored(kube)["metadata"]
     assert meta["labels"] == {"team": "ml", "app.kubernetes.io/managed-by": "forecastscale"}
     assert meta["annotations"] == {"a": "b"}
 
 
-def test_a_concurrent_writer_is_reread_and_the_save_succeeds(kube: ScaleApiDouble, store: PlanStore) -> None:
-    store.save(PLAN)
-    kube.interfere(times=1, resource="configmaps")  # another writer between our read and our write
-    later = {**PLAN, "saved_at": 0.0}
-    store.save(later)
-    assert kube.count("PUT", "configmaps") == 2 and kube.count("GET", "configmaps") == 3
-    cm = stored(kube)
-    assert cm["metadata"]["labels"]["touched"] == "yes"  # the other write was read, not clobbered
-    assert json.loads(cm["data"][PlanStore.KEY]) == later
-
-
-def test_a_409_on_create_is_retried(kube: ScaleApiDouble, store: PlanStore) -> None:
-    kube.fail(Fault(409, method="POST", resource="configmaps"))
-    store.save(PLAN)
-    assert store.load() == PLAN and kube.count("POST", "configmaps") == 2
-
-
-def test_conflicts_every_time_give_up_after_the_attempts(kube: ScaleApiDouble, api_client: client.ApiClient) -> None:
-    store = PlanStore(api_client, NS, NAME, attempts=2)
-    store.save(PLAN)
-    before = stored(kube)["data"]
-    kube.interfere(times=100, resource="configmaps")
+def test_a_write_on_a_stale_version_is_refused_and_never_retried(kube: ScaleApiDouble, store: PlanStore) -> None:
+    """The version is the fencing token: a former leader's write must not land over its successor's plan."""
+    mine = store.write(PLAN, None)
+    successor = PlanStore(store._api, NS, NAME)
+    successor.write({"version": 2, "targets": {}}, successor.read().version)
     with pytest.raises(Conflict) as info:
-        store.save({"version": 2})
+        store.write({**PLAN, "saved_at": 0.0}, mine)
     assert isinstance(info.value, TemporaryError) and info.value.status == 409
     assert str(info.value).startswith(f"ConfigMap {NS}/{NAME}: HTTP 409 Conflict")
-    assert "gave up after 2 attempts" in info.value.__notes__
-    assert kube.count("PUT", "configmaps") == 2
-    assert stored(kube)["data"] == before
+    assert json.loads(stored(kube)["data"][PlanStore.KEY]) == {"version": 2, "targets": {}}  # theirs kept
+    assert kube.count("PUT", "configmaps") == 2  # one each: the refused write was not retried
 
 
-@pytest.mark.parametrize("method", ["GET", "PUT"])
-def test_403_raises_forbidden(kube: ScaleApiDouble, store: PlanStore, method: str) -> None:
+def test_a_create_racing_another_create_is_a_conflict(kube: ScaleApiDouble, store: PlanStore) -> None:
+    PlanStore(store._api, NS, NAME).write({"version": 2}, None)
+    with pytest.raises(Conflict):
+        store.write(PLAN, None)
+    assert json.loads(stored(kube)["data"][PlanStore.KEY]) == {"version": 2}
+
+
+def test_403_on_write_raises_forbidden_unretried(kube: ScaleApiDouble, store: PlanStore) -> None:
     kube.add_object("configmaps", NS, NAME, {"data": {PlanStore.KEY: "{}"}})
-    kube.fail(Fault(403, method=method, times=10, resource="configmaps"))
+    kube.fail(Fault(403, method="PUT", times=10, resource="configmaps"))
     with pytest.raises(Forbidden, match=rf'ConfigMap {NS}/{NAME}: HTTP 403 Forbidden: configmaps "{NAME}"'):
-        store.save(PLAN)
-    assert kube.count(method, "configmaps") == 1  # permanent: not retried
+        store.write(PLAN, store.read().version)
+    assert kube.count("PUT", "configmaps") == 1  # permanent: not retried
 
 
-def test_403_on_load_raises_forbidden(kube: ScaleApiDouble, store: PlanStore) -> None:
-    kube.fail(Fault(403, method="GET", resource="configmaps"))
-    with pytest.raises(Forbidden):
-        store.load()
-
-
-def test_other_errors_propagate_unretried(kube: ScaleApiDouble, store: PlanStore) -> None:
-    kube.fail(Fault(503, method="GET", resource="configmaps"))
-    with pytest.raises(Unavailable):
-        store.save(PLAN)
-    assert kube.requests == [("GET", f"/api/v1/namespaces/{NS}/configmaps/{NAME}")]
+@pytest.mark.parametrize(("status", "error"), [(403, Forbidden), (503, Unavailable)], ids=["403", "503"])
+def test_errors_on_read_propagate_typed(kube: ScaleApiDouble, store: PlanStore, status: int,
+                                       error: type[Exception]) -> None:
+    kube.fail(Fault(status, method="GET", resource="configmaps"))
+    with pytest.raises(error):
+        store.read()
 
 
 @pytest.mark.parametrize(("text", "message"), [
-    ("{not json", "is not JSON"),
+    ("{not json", "is unusable: not valid JSON"),
     ("[1, 2]", "holds a JSON list, not an object"),
-    ("", "is not JSON"),
-], ids=["not-json", "a-list", "empty"])
-def test_a_corrupt_plan_raises_naming_the_configmap(kube: ScaleApiDouble, store: PlanStore, text: str,
-                                                    message: str) -> None:
+    ("", "not valid JSON"),
+    ('{"a": NaN}', "NaN is not a JSON number"),
+    ("[" * 5000 + "]" * 5000, "nested 5000 levels deep"),
+    ('{"a": 1' + "0" * 400 + "}", "a number of 401 characters"),
+], ids=["not-json", "a-list", "empty", "nan", "deep", "401-digits"])
+def test_a_corrupt_plan_is_reported_with_its_version_naming_the_configmap(kube: ScaleApiDouble, store: PlanStore,
+                                                                        text: str, message: str) -> None:
     kube.add_object("configmaps", NS, NAME, {"data": {PlanStore.KEY: text}})
-    with pytest.raises(PlanCorrupt, match=f"ConfigMap {NS}/{NAME}: key plan.json {message}") as info:
+    snapshot = store.read()
+    assert snapshot.plan is None and snapshot.version == stored(kube)["metadata"]["resourceVersion"]
+    assert snapshot.corrupt is not None and snapshot.corrupt.startswith(f"ConfigMap {NS}/{NAME}: key plan.json")
+    assert message in snapshot.corrupt and len(snapshot.corrupt) < 400  # never the whole text
+    with pytest.raises(PlanCorrupt) as info:
         store.load()
     assert isinstance(info.value, PermanentError) and info.value.target == f"ConfigMap {NS}/{NAME}"
 
@@ -143,16 +131,11 @@ def test_a_corrupt_plan_raises_naming_the_configmap(kube: ScaleApiDouble, store:
 def test_an_oversized_plan_is_refused_before_any_request(kube: ScaleApiDouble, store: PlanStore) -> None:
     big = {"blob": "x" * MAX_PLAN_BYTES}
     with pytest.raises(PlanTooLarge, match=r"ConfigMap default/forecastscale-plan: the plan is 921,") as info:
-        store.save(big)
+        store.write(big, None)
     assert isinstance(info.value, PermanentError) and info.value.size > MAX_PLAN_BYTES
     assert kube.requests == []
-    store.save({"blob": "x" * (MAX_PLAN_BYTES - 100)})  # just under the guard: stored
+    store.write({"blob": "x" * (MAX_PLAN_BYTES - 100)}, None)  # just under the guard: stored
     assert len(stored(kube)["data"][PlanStore.KEY]) <= MAX_PLAN_BYTES
-
-
-def test_attempts_must_be_positive(api_client: client.ApiClient) -> None:
-    with pytest.raises(ValueError, match="attempts must be >= 1, got 0"):
-        PlanStore(api_client, NS, NAME, attempts=0)
 
 
 def test_the_double_refuses_a_stale_configmap_put_and_keeps_the_stored_one(

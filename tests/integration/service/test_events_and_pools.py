@@ -74,7 +74,9 @@ def test_an_announced_event_raises_the_deployment_at_the_next_tick_and_survives_
     finally:
         server.stop()
     decision = report.targets[0].decision
-    assert decision is not None and decision.reason == "event" and decision.candidates["event"] == 25
+    # From 2 replicas the HPA asks for at most 14 on this data at any hour (~77/s peak), so the event wins.
+    assert decision is not None and decision.candidates["reactive"] < 25
+    assert decision.reason == "event" and decision.candidates["event"] == decision.replicas == 25
     assert replicas(kube) == 25
     saved = json.loads(kube.stored("configmaps", "default", "forecastscale-plan")["data"]["plan.json"])
     assert [e["id"] for e in saved["events"]["events"]] == [stored["id"]]
@@ -82,8 +84,11 @@ def test_an_announced_event_raises_the_deployment_at_the_next_tick_and_survives_
     # A new leader (fresh process) restores the plan before its first patch: the event still holds.
     successor = build(data, prometheus.url, api_client, clock)
     clock.advance(60)
-    again = successor.tick()
-    assert again.targets[0].decision is not None and again.targets[0].decision.reason == "event"
+    again = successor.tick().targets[0].decision
+    # Not the reason: at 25 replicas with 2 ready, the HPA holds 25 unless those 2 run below 90 % of their
+    # target (its tolerance), and a tie goes to it. The pinned history ticks here at ~4/s, but assert only
+    # what holds at any hour: the restored event asks for 25 and 25 is what is kept.
+    assert again is not None and again.candidates["event"] == again.replicas == 25
     assert replicas(kube) == 25
     successor.close()
 

@@ -23,7 +23,7 @@ from forecastscale.config import parse_config
 from forecastscale.devtools.prometheus import LocalPrometheus, Series, write_openmetrics
 from forecastscale.service.core import Service
 from forecastscale.service.wiring import build_service
-from tests.integration.conftest import METRIC, PrometheusServer
+from tests.integration.conftest import HISTORY_END, METRIC, PrometheusServer
 from tests.integration.kube.apiserver import Fault, ScaleApiDouble
 from tests.integration.service.helpers import TICK_S, chat_target, service_config
 
@@ -59,7 +59,7 @@ def replicas(kube: ScaleApiDouble, name: str = "chat") -> int:
 @pytest.fixture
 def own_prometheus(tmp_path: Path) -> Iterator[tuple[LocalPrometheus, int]]:
     """A Prometheus this test may stop and restart: two days of a steady 80/s, minute samples."""
-    end = (int(time.time()) - 3 * 3600) // TICK_S * TICK_S
+    end = int(HISTORY_END.timestamp()) // TICK_S * TICK_S  # pinned, as all backfilled history
     start = end - 2 * 86400
     series = Series({"target": "chat"}, start, TICK_S, [80.0] * (2 * 86400 // TICK_S + 1))
     write_openmetrics(tmp_path / "h.om", METRIC, [series])

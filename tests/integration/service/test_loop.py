@@ -1,7 +1,9 @@
 """``forecastscale run`` as a process: APScheduler ticks, the HTTP endpoints, Lease, SIGTERM.
 
 A Prometheus with data around *now* (backfilled up to an hour ahead), the API-server double
-with a Deployment, and the real command line in a subprocess with one-second ticks.
+with a Deployment, and the real command line in a subprocess with one-second ticks. The data
+follows the wall clock, as the process ticks on it; the assertions hold at any hour (a flat 40/s:
+8 replicas whenever the test runs).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ WAIT_S = 60.0
 @pytest.fixture
 def live_prometheus(tmp_path: Path) -> Iterator[str]:
     """Prometheus holding 40/s for ``chat`` from two hours ago to an hour ahead, minute samples."""
-    now = int(time.time()) // 60 * 60
+    now = int(time.time()) // 60 * 60  # the wall clock: `forecastscale run` queries at its own now
     write_openmetrics(tmp_path / "h.om", METRIC, [Series({"target": "chat"}, now - 7200, 60, [40.0] * 181)])
     server = LocalPrometheus(tmp_path, tmp_path / "h.om")  # 5-min look-back: any second finds a sample
     server.backfill()
@@ -87,7 +89,8 @@ def test_the_loop_patches_serves_its_endpoints_and_releases_the_lease_on_sigterm
         assert "forecastscale_leader 1.0" in metrics and 'forecastscale_demand{target="chat"} 40.0' in metrics
         assert "forecastscale_tick_seconds_count" in metrics
         ready = json.loads(get(f"{base}/readyz")[1])
-        assert ready == {"ready": True, "checks": {"config": True, "prometheus": True, "leadership": True}}
+        assert ready == {"ready": True, "checks": {"config": True, "prometheus": True, "leadership": True,
+                                                   "ticks": True, "decisions": True}}
         assert kube.stored("leases", "fs", "forecastscale")["spec"]["holderIdentity"] == "pod-0"
         assert "plan.json" in kube.stored("configmaps", "fs", "forecastscale-plan")["data"]
     finally:

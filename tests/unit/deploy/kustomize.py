@@ -1,30 +1,44 @@
 """A small, strict kustomize: render ``deploy/`` in Python, and read the RBAC rules out of it.
 
-Implements what ``deploy/`` uses of kustomize and refuses anything else (so a kustomization that grows a
-feature this renderer does not do fails the tests instead of being rendered wrong):
+Implements what ``deploy/`` uses of kustomize (v5) with kustomize's semantics, and refuses anything else, so a
+kustomization that grows a feature this renderer does not do fails the tests instead of being rendered wrong
+(the real ``kustomize`` binary cannot be installed here: it is in none of the reachable package registries):
 
-* ``resources``: YAML files (several documents each) and directories holding a ``kustomization.yaml``
-  (rendered recursively, as kustomize does for a base);
-* ``namespace``: set on every namespaced object (not on cluster-scoped kinds); subjects of bindings are
-  left as written (``deploy/`` names the namespace in every subject);
-* ``labels`` (``pairs`` with ``includeSelectors: false``): added to each object's ``metadata.labels``,
-  and with ``includeTemplates: true`` to pod templates too;
+* a ``kustomization.yaml`` is a ``Kustomization`` (``kustomize.config.k8s.io/v1beta1``, the default kind) or a
+  ``Component`` (``kustomize.config.k8s.io/v1alpha1``); a directory under ``resources`` must hold a
+  Kustomization, one under ``components`` a Component (kustomize refuses the other way round too);
+* ``resources``: YAML files (several documents each) and directories, each rendered on its own as a base;
+* ``components``: each Component is applied, in order, to everything accumulated so far: its resources are
+  added, then its own transformers run over the whole accumulation (the parent's resources included);
+* transformers, in kustomize's order: ``patches`` (JSON 6902 only: an inline ``patch`` that is a list of
+  operations, applied with ``jsonpatch`` to each object its ``target`` selects by group, version, kind, name,
+  namespace — regular expressions, as in kustomize; stricter than kustomize, a patch that selects nothing fails),
+  then ``namespace`` (set on every namespaced object, not on cluster-scoped kinds; subjects of bindings are
+  left as written: ``deploy/`` names the namespace in every subject, as kustomize's ``defaultOnly`` leaves
+  them), then ``labels`` (``pairs`` with ``includeSelectors: false``: added to each object's
+  ``metadata.labels``, and with ``includeTemplates: true`` to pod templates too);
 * an object id (apiVersion group, kind, namespace, name) may occur once, as kustomize requires.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import jsonpatch
+import jsonpointer
 import yaml
 
 REPO = Path(__file__).resolve().parents[3]
 DEPLOY = REPO / "deploy"
-KNOWN_KEYS = frozenset({"apiVersion", "kind", "namespace", "labels", "resources"})
+COMPONENTS = DEPLOY / "components"
+KINDS = {"Kustomization": "kustomize.config.k8s.io/v1beta1", "Component": "kustomize.config.k8s.io/v1alpha1"}
+KNOWN_KEYS = frozenset({"apiVersion", "kind", "namespace", "labels", "resources", "components", "patches"})
+SELECTOR_KEYS = frozenset({"group", "version", "kind", "name", "namespace"})
 CLUSTER_SCOPED = frozenset({
     "Namespace", "ClusterRole", "ClusterRoleBinding", "PriorityClass", "CustomResourceDefinition", "Node",
     "PersistentVolume", "StorageClass", "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration",
@@ -37,39 +51,101 @@ class KustomizeError(ValueError):
     """The kustomization asks for something this renderer does not do, or is malformed."""
 
 
-def render(directory: Path) -> list[Obj]:
-    """The objects ``kustomize build directory`` would print (for the features above), in order."""
+def render(directory: Path, *, components: Sequence[Path] | None = None) -> list[Obj]:
+    """The objects ``kustomize build directory`` would print (for the features above), in order.
+
+    ``components``, if given, stands for the Kustomization's own ``components:`` list (as if edited to it),
+    so a test can render the combinations a user may choose.
+    """
+    return copy.deepcopy(_accumulate(directory, [], "Kustomization", components))
+
+
+def _accumulate(directory: Path, objects: list[Obj], kind: str, components: Sequence[Path] | None = None) -> list[Obj]:
+    """``objects`` plus what ``directory`` adds, with its transformers run over all of them (kustomize's
+    accumulateTarget: a Component is handed the parent's accumulation, a Kustomization starts empty)."""
     kfile = directory / "kustomization.yaml"
-    k = yaml.safe_load(kfile.read_text(encoding="utf-8"))
-    if not isinstance(k, dict):
-        raise KustomizeError(f"{kfile}: not a mapping")
-    unknown = sorted(set(k) - KNOWN_KEYS)
-    if unknown:
-        raise KustomizeError(f"{kfile}: not implemented by this renderer: {unknown}")
-    objects: list[Obj] = []
+    k = _load(kfile, kind)
+    objects = list(objects)
     for entry in k.get("resources") or []:
         path = (directory / entry).resolve()
         if path.is_dir():
-            objects += render(path)
+            objects += _accumulate(path, [], "Kustomization")
         else:
             objects += [doc for doc in yaml.safe_load_all(path.read_text(encoding="utf-8")) if doc is not None]
-    namespace = k.get("namespace")
+        _check_unique(objects, kfile)
+    chosen = (k.get("components") or []) if components is None else components
+    for entry in chosen:
+        objects = _accumulate((directory / entry).resolve(), objects, "Component")
+        _check_unique(objects, kfile)
+    for patch in k.get("patches") or []:
+        _apply_patch(objects, patch, kfile)
     for obj in objects:
-        meta = obj.setdefault("metadata", {})
-        if namespace and obj["kind"] not in CLUSTER_SCOPED:
-            meta["namespace"] = namespace
-        for item in k.get("labels") or []:
-            if set(item) - {"pairs", "includeSelectors", "includeTemplates"} or item.get("includeSelectors"):
-                raise KustomizeError(f"{kfile}: labels: only pairs (includeSelectors false) are implemented")
-            meta.setdefault("labels", {}).update(item["pairs"])
-            template = (obj.get("spec") or {}).get("template")
-            if item.get("includeTemplates") and template is not None:
-                template.setdefault("metadata", {}).setdefault("labels", {}).update(item["pairs"])
+        _set_namespace_and_labels(obj, k, kfile)
+    return objects
+
+
+def _load(kfile: Path, kind: str) -> dict[str, Any]:
+    """The kustomization in ``kfile``, which must be of ``kind`` (kustomize refuses a Component listed as a
+    resource and a Kustomization listed as a component), with only keys this renderer implements."""
+    k = yaml.safe_load(kfile.read_text(encoding="utf-8"))
+    if not isinstance(k, dict):
+        raise KustomizeError(f"{kfile}: not a mapping")
+    found = k.get("kind", "Kustomization")
+    if found != kind or k.get("apiVersion") != KINDS[kind]:
+        raise KustomizeError(f"{kfile}: expected kind {kind!r} with apiVersion {KINDS[kind]!r}, got {found!r} "
+                             f"with {k.get('apiVersion')!r}")
+    unknown = sorted(set(k) - KNOWN_KEYS)
+    if unknown:
+        raise KustomizeError(f"{kfile}: not implemented by this renderer: {unknown}")
+    return k
+
+
+def _check_unique(objects: list[Obj], kfile: Path) -> None:
     ids = [object_id(o) for o in objects]
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
     if duplicates:
-        raise KustomizeError(f"{directory}: objects defined more than once: {duplicates}")
-    return copy.deepcopy(objects)
+        raise KustomizeError(f"{kfile.parent}: objects defined more than once: {duplicates}")
+
+
+def _apply_patch(objects: list[Obj], entry: dict[str, Any], kfile: Path) -> None:
+    """A JSON 6902 patch (``patch``: a YAML list of operations) applied to each object ``target`` selects."""
+    target = entry.get("target")
+    if set(entry) != {"patch", "target"} or not isinstance(target, dict) or set(target) - SELECTOR_KEYS:
+        raise KustomizeError(f"{kfile}: patches: only an inline `patch` with a `target` of {sorted(SELECTOR_KEYS)} "
+                             f"is implemented, got {entry}")
+    operations = yaml.safe_load(entry["patch"])
+    if not isinstance(operations, list):
+        raise KustomizeError(f"{kfile}: patches: only JSON 6902 (a list of operations) is implemented; "
+                             "strategic merge patches are not")
+    selected = [i for i, obj in enumerate(objects) if _selects(target, obj)]
+    if not selected:
+        raise KustomizeError(f"{kfile}: patch target {target} selects nothing")
+    for i in selected:
+        try:
+            objects[i] = jsonpatch.JsonPatch(operations).apply(objects[i])
+        except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException) as exc:
+            raise KustomizeError(f"{kfile}: patch on {object_id(objects[i])} failed: {exc}") from exc
+
+
+def _selects(target: dict[str, str], obj: Obj) -> bool:
+    """kustomize's selector: each given field is a regular expression matching the whole value."""
+    group, _, version = obj["apiVersion"].rpartition("/")
+    values = {"group": group, "version": version, "kind": obj["kind"], "name": obj["metadata"]["name"],
+              "namespace": obj["metadata"].get("namespace") or ""}
+    return all(re.fullmatch(pattern, values[key]) for key, pattern in target.items())
+
+
+def _set_namespace_and_labels(obj: Obj, k: dict[str, Any], kfile: Path) -> None:
+    meta = obj.setdefault("metadata", {})
+    if k.get("namespace") and obj["kind"] not in CLUSTER_SCOPED:
+        meta["namespace"] = k["namespace"]
+    for item in k.get("labels") or []:
+        if set(item) - {"pairs", "includeSelectors", "includeTemplates"} or item.get("includeSelectors"):
+            raise KustomizeError(f"{kfile}: labels: only pairs (includeSelectors false) are implemented")
+        meta.setdefault("labels", {}).update(item["pairs"])
+        template = (obj.get("spec") or {}).get("template")
+        if item.get("includeTemplates") and template is not None:
+            template.setdefault("metadata", {}).setdefault("labels", {}).update(item["pairs"])
 
 
 def object_id(obj: Obj) -> tuple[str, str, str, str]:
@@ -82,6 +158,13 @@ def object_id(obj: Obj) -> tuple[str, str, str, str]:
 def find(objects: Iterable[Obj], kind: str, name: str | None = None) -> list[Obj]:
     """The objects of ``kind`` (and ``name``)."""
     return [o for o in objects if o["kind"] == kind and (name is None or o["metadata"]["name"] == name)]
+
+
+def one(objects: Iterable[Obj], kind: str, name: str | None = None) -> Obj:
+    """The one object of ``kind`` (and ``name``); AssertionError unless there is exactly one."""
+    found = find(objects, kind, name)
+    assert len(found) == 1, f"expected one {kind} {name or ''}, found {len(found)}"
+    return found[0]
 
 
 @dataclass(frozen=True)
@@ -133,7 +216,8 @@ def bound_grants(objects: Iterable[Obj]) -> list[Grant]:
     return out
 
 
-def deploy_objects() -> list[Obj]:
-    """Everything ``deploy/`` ships to a cluster: the base, the access bindings and the overlay."""
-    objects = render(DEPLOY / "overlays" / "servicemonitor") + render(DEPLOY / "access")
-    return objects
+def deploy_objects(components: Sequence[str] | None = None) -> list[Obj]:
+    """Everything ``deploy/`` ships to a cluster: the base with the ServiceMonitor overlay, and ``deploy/access/``
+    with its components as written, or with ``components`` (names under ``deploy/components/``) instead."""
+    chosen = None if components is None else [COMPONENTS / name for name in components]
+    return render(DEPLOY / "overlays" / "servicemonitor") + render(DEPLOY / "access", components=chosen)

@@ -1,4 +1,5 @@
-"""``deploy/`` renders, every object is valid for Kubernetes, and the pieces agree with each other.
+"""``deploy/`` renders, every object is valid for Kubernetes, and the pieces agree with each other and with the
+example config (the Components are tested in ``test_components.py``; fixtures in ``conftest.py``).
 
 Rendering is :mod:`tests.unit.deploy.kustomize` (a strict subset of kustomize, in Python). Built-in kinds
 are validated with ``kubernetes-validate`` (the Kubernetes OpenAPI schemas, strict: unknown fields fail)
@@ -17,15 +18,15 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from forecastscale.config import Config, parse_config
+from forecastscale.config import Config
 from tests.unit.deploy.kustomize import (
+    COMPONENTS,
     DEPLOY,
     REPO,
-    KustomizeError,
     Obj,
     bound_grants,
-    deploy_objects,
     find,
+    one,
     render,
 )
 
@@ -75,48 +76,10 @@ SERVICEMONITOR_SCHEMA: dict[str, Any] = {
 }
 
 
-@pytest.fixture(scope="module")
-def objects() -> list[Obj]:
-    return deploy_objects()
-
-
-@pytest.fixture(scope="module")
-def base() -> list[Obj]:
-    return render(DEPLOY)
-
-
-def one(objects: list[Obj], kind: str, name: str | None = None) -> Obj:
-    found = find(objects, kind, name)
-    assert len(found) == 1, f"expected one {kind} {name or ''}, found {len(found)}"
-    return found[0]
-
-
-@pytest.fixture(scope="module")
-def deployment(base: list[Obj]) -> Obj:
-    return one(base, "Deployment", "forecastscale")
-
-
-@pytest.fixture(scope="module")
-def container(deployment: Obj) -> Obj:
-    containers = deployment["spec"]["template"]["spec"]["containers"]
-    assert len(containers) == 1
-    return dict(containers[0])
-
-
-@pytest.fixture(scope="module")
-def config(base: list[Obj], container: Obj) -> Config:
-    """The ConfigMap's config.yaml, parsed as ``load_config`` would parse the mounted file."""
-    config_arg = next(a for a in container["args"] if a.startswith("--config="))
-    path = Path(config_arg.removeprefix("--config="))
-    cm = one(base, "ConfigMap", "forecastscale-config")
-    data = yaml.safe_load(cm["data"][path.name])
-    return parse_config(data, "deploy/configmap.yaml", path.parent)
-
-
 # --- rendering and schemas ------------------------------------------------------------------------------
 def test_base_overlay_and_access_render(objects: list[Obj], base: list[Obj]) -> None:
     kinds = sorted({o["kind"] for o in base})
-    assert kinds == ["ClusterRole", "ClusterRoleBinding", "ConfigMap", "Deployment", "Namespace", "NetworkPolicy",
+    assert kinds == ["ClusterRole", "ConfigMap", "Deployment", "Namespace", "NetworkPolicy",
                      "PodDisruptionBudget", "Role", "RoleBinding", "Service", "ServiceAccount"]
     overlay = render(DEPLOY / "overlays" / "servicemonitor")
     assert [o for o in overlay if o["kind"] != "ServiceMonitor"] == base  # the overlay only adds
@@ -127,16 +90,20 @@ def test_base_overlay_and_access_render(objects: list[Obj], base: list[Obj]) -> 
     assert not find(objects, "Secret"), "the webhook token Secret is created by hand, never shipped"
 
 
-@pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
-def test_every_builtin_object_is_valid_for_kubernetes(objects: list[Obj], version: str) -> None:
-    builtin = [o for o in objects if o["kind"] not in CRD_KINDS]
-    for obj in builtin:
+def validate_all(objects: list[Obj], version: str) -> None:
+    for obj in objects:
         try:
             kubernetes_validate.validate(obj, version, strict=True)
         except kubernetes_validate.ValidationError as exc:
             path = ".".join(str(p) for p in exc.path)
             pytest.fail(f"{obj['kind']} {obj['metadata']['name']} invalid for Kubernetes {version}: {path}: "
                         f"{exc.message}")
+
+
+@pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
+def test_every_builtin_object_is_valid_for_kubernetes(objects: list[Obj], version: str) -> None:
+    builtin = [o for o in objects if o["kind"] not in CRD_KINDS]
+    validate_all(builtin, version)
     assert len(builtin) == len(objects) - 1
 
 
@@ -159,23 +126,14 @@ def test_servicemonitor_matches_the_crd_subset_and_the_service(objects: list[Obj
                             SERVICEMONITOR_SCHEMA)
 
 
-def test_the_renderer_refuses_what_it_does_not_implement(tmp_path: Path) -> None:
-    (tmp_path / "kustomization.yaml").write_text("resources: []\npatches: []\n", encoding="utf-8")
-    with pytest.raises(KustomizeError, match="patches"):
-        render(tmp_path)
-    (tmp_path / "kustomization.yaml").write_text("resources: [a.yaml, a.yaml]\n", encoding="utf-8")
-    (tmp_path / "a.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n", encoding="utf-8")
-    with pytest.raises(KustomizeError, match="more than once"):
-        render(tmp_path)
-
-
-def test_the_example_secret_is_only_an_example() -> None:
+def test_the_examples_are_only_examples() -> None:
     example = DEPLOY / "examples" / "webhook-secret.example.yaml"
     secret = yaml.safe_load(example.read_text(encoding="utf-8"))
     kubernetes_validate.validate(secret, KUBERNETES_VERSIONS[-1], strict=True)
     assert secret["metadata"]["name"] == "forecastscale-webhook" and "token" in secret["stringData"]
     for kustomization in DEPLOY.rglob("kustomization.yaml"):
-        assert "examples" not in kustomization.read_text(encoding="utf-8").split("resources:", 1)[1]
+        k = yaml.safe_load(kustomization.read_text(encoding="utf-8"))
+        assert not [e for e in (k.get("resources") or []) + (k.get("components") or []) if "examples" in e]
 
 
 # --- the Deployment -----------------------------------------------------------------------------------------
@@ -239,6 +197,17 @@ def test_service_pdb_and_network_policy_expose_only_the_http_port(base: list[Obj
     assert [rule["ports"] for rule in policy["spec"]["ingress"]] == [[{"port": "http", "protocol": "TCP"}]]
 
 
+def test_network_policy_admits_only_labelled_clients_and_prometheus(base: list[Obj], config: Config) -> None:
+    (rule,) = one(base, "NetworkPolicy")["spec"]["ingress"]
+    clients, scraper = rule["from"]  # each peer selects pods: never a bare namespace or an open rule
+    assert clients == {"namespaceSelector": {}, "podSelector": {"matchLabels": {"forecastscale.io/client": "true"}}}
+    assert scraper["podSelector"] == {"matchLabels": {"app.kubernetes.io/name": "prometheus"}}
+    # the Prometheus the config queries (http://<service>.<namespace>.svc:9090) is the one admitted to scrape
+    assert config.service.prometheus_url is not None
+    host = config.service.prometheus_url.split("//", 1)[1].split(":", 1)[0]
+    assert scraper["namespaceSelector"] == {"matchLabels": {"kubernetes.io/metadata.name": host.split(".")[1]}}
+
+
 # --- RBAC against the config ------------------------------------------------------------------------------
 def test_rbac_names_and_namespaces_match_the_config(objects: list[Obj], config: Config) -> None:
     role = one(objects, "Role", "forecastscale")
@@ -259,12 +228,13 @@ def test_rbac_names_and_namespaces_match_the_config(objects: list[Obj], config: 
             assert "forecastscale-scale" in bound_in(p.machine_deployment.namespace), p.name
         if p.balloon is not None:
             assert "forecastscale-balloon" in bound_in(p.balloon.namespace), p.name
-            cluster = one(objects, "ClusterRole", "forecastscale-cluster")
+            cluster = one(objects, "ClusterRole", "forecastscale-priorityclass")
             assert any(p.balloon.priority_class in (r.get("resourceNames") or []) for r in cluster["rules"])
     for binding in find(objects, "RoleBinding") + find(objects, "ClusterRoleBinding"):
         assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "forecastscale", "namespace": NAMESPACE}]
     # The workload ClusterRoles are templates: bound per namespace, never cluster-wide.
-    assert [b["roleRef"]["name"] for b in find(objects, "ClusterRoleBinding")] == ["forecastscale-cluster"]
+    cluster_wide = sorted(b["roleRef"]["name"] for b in find(objects, "ClusterRoleBinding"))
+    assert cluster_wide == ["forecastscale-nodes", "forecastscale-priorityclass"]
 
 
 def test_rbac_has_no_wildcards_and_no_reads_beyond_need(objects: list[Obj]) -> None:
@@ -307,3 +277,5 @@ def test_readme_deploy_commands_name_what_deploy_ships(objects: list[Obj]) -> No
     lease = re.search(r"get lease (\S+) ", section)
     assert lease is not None and lease[1] == one(objects, "Role")["rules"][0]["resourceNames"][0]
     assert "--as system:serviceaccount:forecastscale:forecastscale" in section
+    for component in COMPONENTS.iterdir():  # each says what it is for
+        assert f"deploy/components/{component.name}" in section, component.name

@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from forecastscale.config_events import CronEvent, EventRequest
-from forecastscale.policy.events import BookedEvent, EventBook, Window, book_event, cron_windows, floor
+from forecastscale.policy.event_book import BookedEvent, EventBook, book_event
+from forecastscale.policy.events import Window, cron_windows, floor
 
 HOUR = 3600.0
 
@@ -122,6 +123,7 @@ def test_window_needs_exactly_one_floor() -> None:
 
 
 NOW = ts(2026, 3, 9, 12)
+T0 = ts(2026, 3, 1)  # stored events' times are offsets from here
 
 
 def request(**overrides: object) -> EventRequest:
@@ -147,20 +149,28 @@ def test_book_event_refuses_an_event_already_over() -> None:
 
 
 def event(event_id: str, target: str = "llm", start: float = 0, end: float = 100,
-          multiplier: float | None = None) -> BookedEvent:
-    """A stored event flooring at 3 replicas, or at ``multiplier`` × base when given."""
-    return BookedEvent(event_id, target, start, end, None if multiplier else 3, multiplier, f"why {event_id}", 0.0)
+          multiplier: float | None = None, created: float = 0.0) -> BookedEvent:
+    """A stored event flooring at 3 replicas, or at ``multiplier`` × base when given (times: seconds after T0)."""
+    return BookedEvent(event_id, target, T0 + start, T0 + end, None if multiplier else 3, multiplier,
+                       f"why {event_id}", T0 + created)
+
+
+def _book(**overrides: object) -> str:
+    """A format-1 event book of one event (a valid one before ``overrides``), as JSON text."""
+    entry = {"id": "a", "target": "llm", "start_s": T0, "end_s": T0 + 60, "min_replicas": 1, "multiplier": None,
+             "reason": "r", "created_s": T0, **overrides}
+    return json.dumps({"format": 1, "events": [entry]})
 
 
 def test_event_book_add_remove_expire() -> None:
     book = EventBook().add(event("b", start=50, end=200)).add(event("a", start=0, end=100))
     assert [e.id for e in book] == ["a", "b"] and len(book) == 2 and "a" in book
     assert EventBook().add(event("a")).add(event("a", end=300)).get("a") == event("a", end=300)  # same id replaces
-    assert [e.id for e in book.remove("a")] == ["b"] and [e.id for e in book] == ["a", "b"]     # immutable
+    assert [e.id for e in book.remove("a", T0)] == ["b"] and [e.id for e in book] == ["a", "b"]  # immutable
     with pytest.raises(KeyError):
-        book.remove("nope")
-    assert [e.id for e in book.expire(100)] == ["b"]  # a ends at 100: over
-    assert len(book.expire(200)) == 0
+        book.remove("nope", T0)
+    assert [e.id for e in book.expire(T0 + 100)] == ["b"]  # a ends at 100: over
+    assert len(book.expire(T0 + 200)) == 0
     with pytest.raises(ValueError, match="duplicate"):
         EventBook((event("a"), event("a")))
 
@@ -168,33 +178,80 @@ def test_event_book_add_remove_expire() -> None:
 def test_event_book_active_filters_target_and_prewarms() -> None:
     book = EventBook((event("a", start=100, end=200), event("b", target="other", start=0, end=500),
                       event("c", start=150, end=400, multiplier=2.0)))
-    assert [w.source for w in book.active("llm", 120)] == ["webhook:a"]
-    assert book.active("llm", 90) == []
-    assert [w.source for w in book.active("llm", 90, lead_s=30)] == ["webhook:a"]
-    assert [w.source for w in book.active("llm", 160)] == ["webhook:a", "webhook:c"]
-    assert floor(book.active("llm", 160), 160, 4) == (8, "event webhook:c: 4 × 2 = 8 replicas (why c)")
+    assert [w.source for w in book.active("llm", T0 + 120)] == ["webhook:a"]
+    assert book.active("llm", T0 + 90) == []
+    assert [w.source for w in book.active("llm", T0 + 90, lead_s=30)] == ["webhook:a"]
+    assert [w.source for w in book.active("llm", T0 + 160)] == ["webhook:a", "webhook:c"]
+    assert floor(book.active("llm", T0 + 160), T0 + 160, 4) == (8, "event webhook:c: 4 × 2 = 8 replicas (why c)")
 
 
 def test_event_book_json_round_trip() -> None:
     book = EventBook((book_event(request(), NOW), book_event(request(multiplier=1.5, min_replicas=None), NOW),
-                      event("x", start=0.1, end=1e9 + 0.3)))
+                      event("x", start=0.1, end=86400 + 0.3))).remove("x", T0 + 5)
     text = book.to_json()
-    assert EventBook.from_json(text) == book
-    assert json.loads(text)["format"] == 1
+    assert EventBook.from_json(text) == book and book.deleted
+    assert json.loads(text)["format"] == 2
     assert EventBook.from_json(EventBook().to_json()) == EventBook()
+    old = json.dumps({"format": 1, "events": [e.to_dict() for e in book]})  # what earlier releases saved
+    assert EventBook.from_json(old) == EventBook(book.events)
 
 
 @pytest.mark.parametrize(("text", "match"), [
-    ("{", "not JSON"),
+    ("{", "not valid JSON"),
     ('{"events": []}', "format"),
     ('{"format": 1, "events": [{"id": "a"}]}', "exactly the keys"),
     ('{"format": 1, "events": [{"id": "a", "target": "llm", "start_s": "x", "end_s": 2, "min_replicas": 1, '
-     '"multiplier": null, "reason": "r", "created_s": 0}]}', "bad start_s"),
-    ('{"format": 1, "events": [{"id": "a", "target": "llm", "start_s": 1, "end_s": 2, "min_replicas": 1, '
-     '"multiplier": 2, "reason": "r", "created_s": 0}]}', "exactly one"),
-    ('{"format": 1, "events": [{"id": "a/b", "target": "llm", "start_s": 1, "end_s": 2, "min_replicas": 1, '
-     '"multiplier": null, "reason": "r", "created_s": 0}]}', "event id"),
-], ids=["not-json", "no-format", "missing-keys", "bad-type", "two-floors", "bad-id"])
-def test_event_book_from_json_rejects_bad_input(text: str, match: str) -> None:
+     '"multiplier": null, "reason": "r", "created_s": 0}]}', "start_s: must be a number"),
+    (_book(min_replicas=1, multiplier=2), "exactly one"),
+    (_book(id="a/b"), "event id"),
+    (_book(multiplier=1e308, min_replicas=None), r"multiplier: must be within \[0, 100\]"),
+    (_book(end_s=253402300799.0), "end_s: must be a time between"),
+    (_book(start_s=1.7e12), "looks like epoch milliseconds"),
+    (_book(min_replicas=10**30), "min_replicas: must be within"),
+    (_book(end_s=T0 + 400 * 86400), "end_s <= start_s"),
+    (_book(start_s=float("nan")), "not a JSON number"),
+    ('{"format": 2, "events": [], "deleted": [{"id": "a", "deleted_s": "x", "end_s": 1}]}', "must be a number"),
+    ('{"format": 2, "events": ' + "[" * 200 + "]" * 200 + "}", "nested"),
+], ids=["not-json", "no-format", "missing-keys", "bad-type", "two-floors", "bad-id", "huge-multiplier",
+        "year-9999", "milliseconds", "huge-floor", "too-long", "nan", "bad-tombstone", "deep"])
+def test_event_book_from_json_rejects_bad_input(text: str, match: str) -> None:  # the plan ConfigMap's events
     with pytest.raises(ValueError, match=match):
         EventBook.from_json(text)
+
+
+def test_a_tombstone_wins_a_merge_against_an_older_copy_of_the_event_either_way() -> None:
+    booked = EventBook().add(event("a", end=600, created=0))
+    deleted = booked.remove("a", T0 + 10)
+    assert "a" not in deleted.merge(booked) and "a" not in booked.merge(deleted)  # no resurrection
+    assert deleted.merge(booked).deleted == deleted.deleted  # the tombstone travels on
+
+
+def test_a_booking_newer_than_the_deletion_lives_and_clears_the_tombstone() -> None:
+    deleted = EventBook().add(event("a", end=600)).remove("a", T0 + 10)
+    again = deleted.add(event("a", end=600, created=20))  # announced again after the deletion
+    assert "a" in again and not again.deleted
+    assert "a" in again.merge(deleted) and "a" in deleted.merge(again)
+
+
+def test_merging_keeps_the_events_of_both_books_and_expiry_drops_tombstones_with_their_event() -> None:
+    a, b = EventBook().add(event("a", end=100)), EventBook().add(event("b", end=300))
+    assert [e.id for e in a.merge(b)] == ["a", "b"]
+    gone = a.merge(b).remove("b", T0 + 1)
+    assert gone.expire(T0 + 299).deleted and not gone.expire(T0 + 300).deleted
+
+
+@pytest.mark.parametrize(("field", "value", "match"), [
+    ("multiplier", 1e308, "less than or equal to 100"),
+    ("duration_s", 400 * 86400, "less than or equal to"),
+    ("min_replicas", 10**9, "less than or equal to"),
+    ("start", "9999-12-31T23:59:59Z", "must be a time between"),
+    ("start", "2026-03-09T13:00:00Z" + "0" * 10_000, "not an ISO-8601"),
+], ids=["multiplier-1e308", "duration-400d", "floor-1e9", "year-9999", "huge-start"])
+def test_an_event_request_out_of_bounds_is_refused(field: str, value: object, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        request(**{field: value, **({"min_replicas": None} if field == "multiplier" else {})})
+
+
+def test_an_event_more_than_a_year_ahead_is_refused() -> None:
+    with pytest.raises(ValueError, match="more than 366 days ahead"):
+        book_event(request(start="2027-06-09T13:00:00Z"), NOW)

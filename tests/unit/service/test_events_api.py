@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from werkzeug.test import Client, TestResponse
 
-from forecastscale.policy.events import EventBook
-from forecastscale.service.events_api import EventStore, TokenFile, make_events_app
+from forecastscale.policy.event_book import EventBook
+from forecastscale.service.events_api import EventStore, NotPersisted, TokenFile, make_events_app
 
 NOW = 1773057600.0  # 2026-03-09T12:00:00Z
 TOKEN = "s3cret-token"
@@ -19,11 +19,25 @@ BODY: dict[str, Any] = {"target": "llm", "start": "2026-03-09T13:00:00Z", "durat
                         "reason": "launch"}
 
 
+class Durable:
+    """Stands for the plan ConfigMap in these HTTP-surface tests: what was stored, and a switch to fail."""
+
+    def __init__(self) -> None:
+        self.saved: list[EventBook] = []
+        self.failing = False
+
+    def __call__(self, book: EventBook) -> None:
+        if self.failing:
+            raise NotPersisted("not stored: ConfigMap default/forecastscale-plan: HTTP 409 Conflict")
+        self.saved.append(book)
+
+
 class Api:
     def __init__(self, tmp_path: Path) -> None:
         self.token_path = tmp_path / "token"
         self.token_path.write_text(TOKEN + "\n")
-        self.store = EventStore()
+        self.durable = Durable()
+        self.store = EventStore(self.durable)
         self.now = NOW
         self.client = Client(make_events_app(self.store, TokenFile(self.token_path), lambda: self.now,
                                              {"llm", "embed"}, max_body=1024))
@@ -99,7 +113,7 @@ def test_bearer_scheme_is_case_insensitive(api: Api) -> None:
     ({**BODY, "multiplier": 1.5}, "set exactly one of min_replicas or multiplier, got both (10 and 1.5)"),
     ({k: v for k, v in BODY.items() if k != "min_replicas"},
      "set exactly one of min_replicas or multiplier, got neither"),
-    ({**BODY, "target": "nope"}, "target: unknown target (have ['embed', 'llm']), got 'nope'"),
+    ({**BODY, "target": "nope"}, "target: unknown target (have embed, llm), got 'nope'"),
     ({**BODY, "start": "2026-03-09T13:00:00"}, "start: needs a zone offset (Z or +hh:mm), e.g. "
                                                "2026-03-09T09:00:00-04:00 or 2026-03-09T13:00:00Z, "
                                                "got '2026-03-09T13:00:00'"),
@@ -118,13 +132,14 @@ def test_bad_body_is_400_naming_field_and_value(api: Api, body: Any, problem: st
     assert len(api.store.book) == 0 and api.store.version == 0
 
 
-@pytest.mark.parametrize("raw", [b"{", b"", b'{"duration_s": NaN}', b"\xff\xfe"],
-                         ids=["truncated", "empty", "nan", "not-utf8"])
+@pytest.mark.parametrize("raw", [b"{", b"", b'{"duration_s": NaN}', b"\xff\xfe", b"[" * 400 + b"]" * 400,
+                                 b'{"duration_s": 1' + b"0" * 400 + b"}"],
+                         ids=["truncated", "empty", "nan", "not-utf8", "deep", "401-digits"])
 def test_unparsable_body_is_400(api: Api, raw: bytes) -> None:
     response = api.client.post("/v1/events", data=raw, content_type="application/json",
                                headers={"Authorization": f"Bearer {TOKEN}"})
     assert response.status_code == 400
-    assert response.json is not None and response.json["problems"][0].startswith("body: not valid JSON")
+    assert response.json is not None and response.json["problems"][0].startswith("body: ")
 
 
 def test_oversized_body_is_413(api: Api) -> None:
@@ -143,6 +158,26 @@ def test_list_filters_by_target_and_hides_events_that_are_over(api: Api) -> None
     assert api.listed() == [a["id"], b["id"]]
     unknown = api.get("?target=nope")
     assert unknown.status_code == 400 and unknown.json is not None and "got 'nope'" in unknown.json["problems"][0]
+
+
+def test_every_acknowledged_change_was_stored_first(api: Api) -> None:
+    event = api.post().json
+    assert event is not None and event["id"] in api.durable.saved[-1]
+    assert api.delete(event["id"]).status_code == 204
+    assert event["id"] not in api.durable.saved[-1] and [t.id for t in api.durable.saved[-1].deleted] == [event["id"]]
+
+
+def test_a_change_that_cannot_be_stored_is_503_and_not_made(api: Api) -> None:
+    kept = api.post().json
+    assert kept is not None
+    api.durable.failing = True
+    refused = api.post({**BODY, "reason": "second"})
+    assert refused.status_code == 503 and refused.headers["Retry-After"] == "1"
+    assert refused.json is not None and "nothing was changed" in refused.json["error"]
+    assert api.delete(kept["id"]).status_code == 503
+    assert api.listed() == [kept["id"]] and api.store.version == 1  # neither change was made in memory
+    api.durable.failing = False
+    assert api.post({**BODY, "reason": "second"}).status_code == 201  # the client's retry succeeds
 
 
 def test_delete_removes_and_unknown_is_404(api: Api) -> None:
@@ -165,7 +200,7 @@ def test_creating_expires_events_that_are_over(api: Api) -> None:
 
 def test_a_full_book_is_409(tmp_path: Path) -> None:
     (tmp_path / "t").write_text(TOKEN)
-    store = EventStore(max_events=1)
+    store = EventStore(Durable(), max_events=1)
     client = Client(make_events_app(store, TokenFile(tmp_path / "t"), lambda: NOW, lambda: {"llm"}))
     auth = {"Authorization": f"Bearer {TOKEN}"}
     assert client.post("/v1/events", json=BODY, headers=auth).status_code == 201
@@ -214,9 +249,9 @@ def test_unreadable_or_empty_token_is_503_and_nothing_is_accepted(api: Api, brea
     assert len(api.store.book) == 0
 
 
-def test_store_snapshot_replace_and_expire() -> None:
-    store = EventStore()
-    assert store.snapshot() == (0, EventBook())
+def test_store_replace_and_expire() -> None:
+    store = EventStore(Durable())
+    assert (store.version, store.book) == (0, EventBook())
     assert store.expire(NOW) == 0 and store.version == 0  # nothing changed: no new version
     store.replace(EventBook.from_json(EventBook().to_json()))
     assert store.version == 1

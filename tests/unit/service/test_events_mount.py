@@ -6,9 +6,11 @@ import json
 from pathlib import Path
 from typing import Any, cast
 
+import pytest
 from werkzeug.test import Client
 
 from forecastscale.config import parse_config
+from forecastscale.policy.event_book import EventBook
 from forecastscale.service.core import Service
 from forecastscale.service.events_api import EventStore
 from forecastscale.service.wiring import events_mount
@@ -18,7 +20,8 @@ class Replica:
     """The three things ``events_mount`` reads of a service."""
 
     def __init__(self, leader: bool) -> None:
-        self.leader, self.events, self.clock = leader, EventStore(), lambda: 1_800_000_000.0
+        self.saved: list[EventBook] = []  # stands for the plan ConfigMap
+        self.leader, self.events, self.clock = leader, EventStore(self.saved.append), lambda: 1_800_000_000.0
 
 
 def _client(tmp_path: Path, replica: Replica) -> Client:
@@ -42,6 +45,13 @@ def test_the_leader_books_an_event_and_a_standby_sends_the_client_on(tmp_path: P
     assert refused.status_code == 503 and refused.headers["Retry-After"] == "1"
     assert "not the leader" in json.loads(refused.data)["error"] and len(standby.events.book) == 0
     assert _client(tmp_path, standby).get("/v1/events", headers=AUTH).status_code == 200  # reads are fine
+
+
+@pytest.mark.parametrize("method", ["post", "Post", "pOST"])
+def test_a_standby_refuses_a_change_whatever_the_letter_case_of_the_method(tmp_path: Path, method: str) -> None:
+    standby = Replica(False)
+    refused = _client(tmp_path, standby).open("/v1/events", method=method, json=BODY, headers=AUTH)
+    assert refused.status_code == 503 and len(standby.events.book) == 0 and standby.saved == []
 
 
 def test_without_a_token_file_there_is_no_events_api(tmp_path: Path) -> None:

@@ -71,3 +71,23 @@ def test_a_failed_node_list_keeps_the_last_capacity_and_is_counted() -> None:
     assert watch.lost() == {"gpu": 8}
     assert sum(s.value for m in metrics.registry.collect() if m.name == "forecastscale_errors"
                for s in m.samples if s.name.endswith("_total")) == 1
+
+
+def test_a_gpu_index_the_node_lacks_is_ignored_and_counted_and_the_rest_is_used() -> None:
+    nodes, metrics = Nodes(), ServiceMetrics(CollectorRegistry())
+    watch = HealthWatch(CONFIG, nodes, lambda now: {"n1": frozenset({2, 8, 99})}, metrics)  # n1 has GPUs 0-7
+    nodes.nodes = [_node("n1")]
+    watch.read(0.0)
+    assert watch.lost() == {"gpu": 1}  # GPU 2 counted; 8 and 99 do not exist there
+    assert metrics.registry.get_sample_value("forecastscale_errors_total", {"kind": "gpu_health_query"}) == 1
+
+
+def test_an_unexpected_error_keeps_the_last_capacity_and_is_counted_as_internal() -> None:
+    nodes, metrics = Nodes(), ServiceMetrics(CollectorRegistry())
+    watch = HealthWatch(CONFIG, nodes, None, metrics)
+    nodes.nodes = [_node("n1", ready=False)]
+    watch.read(0.0)
+    nodes.error = KeyError("status")  # a malformed Node the lister did not expect
+    watch.read(60.0)
+    assert watch.lost() == {"gpu": 8}
+    assert metrics.registry.get_sample_value("forecastscale_errors_total", {"kind": "internal"}) == 1
