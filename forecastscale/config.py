@@ -12,12 +12,14 @@ and what the live loop allocates per target is bounded in ticks (:data:`MAX_HIST
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 from typing import Any, Literal
 
 from pydantic import Field, ValidationError, model_validator
 
+from forecastscale.config_backtest import BacktestSettings
 from forecastscale.config_base import _Model
 from forecastscale.config_events import BurstSettings, CronEvent
 from forecastscale.config_rules import MetricRule
@@ -225,15 +227,6 @@ class Target(_Model):
         return self
 
 
-class BacktestSettings(_Model):
-    """How a trace is replayed."""
-
-    decision_interval_s: float = Field(default=60, ge=1, description="one decision per step")
-    warmup_s: float | None = Field(
-        default=None, ge=0, description="training-only span; default min(2 days, 20 % of trace)"
-    )
-
-
 class Queries(_Model):
     """Default PromQL templates for targets that set none (``$target``, ``$namespace``, ``$workload``)."""
 
@@ -320,6 +313,30 @@ def _template_problem(text: str) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class Leads:
+    """Lead times of one target (seconds): a pod asked for now is Ready after ``pod_s``; capacity that needs a
+    new node after ``node_s + pod_s`` (:attr:`total_s`). :meth:`steps` turns a lead into whole decision steps."""
+
+    pod_s: float
+    node_s: float
+
+    @property
+    def total_s(self) -> float:
+        """A new node, then the pod on it."""
+        return self.node_s + self.pod_s
+
+    @staticmethod
+    def steps(seconds: float, step_s: float) -> int:
+        """Whole steps of ``step_s`` seconds covering ``seconds`` (capacity asked at a step is ready by then)."""
+        return math.ceil(seconds / step_s - 1e-9)
+
+
+def leads(target: Target, pool: NodePool) -> Leads:
+    """``target``'s lead times on ``pool``: the one place they are worked out."""
+    return Leads(pod_s=target.pod_startup_s, node_s=pool.node_startup_s)
+
+
 class Config(_Model):
     """The whole file: targets, the node pools they run on, backtest and service settings."""
 
@@ -353,6 +370,7 @@ class Config(_Model):
                 problems.append(f"service.queries.{field}: {why}, got {shown(text)}")
         names_t = [t.name for t in self.targets]
         problems += [f"duplicate target name {shown(n)}" for n in sorted(set(names_t)) if names_t.count(n) > 1]
+        problems += self.backtest.references(names_t, names)
         if problems:
             raise ValueError("\n".join(problems))
         return self
@@ -368,7 +386,7 @@ class Config(_Model):
             if steps > MAX_HISTORY_STEPS:
                 problems.append(f"targets[{i}].forecast: keeps {steps:,} steps of history at service.tick_s {tick} "
                                 f"(window_s, plus two seasons for auto); at most {MAX_HISTORY_STEPS:,}")
-            lead = t.forecast.refit_interval_s + t.pod_startup_s + self.pool_for(t).node_startup_s
+            lead = t.forecast.refit_interval_s + self.leads(t).total_s
             if (ahead := math.ceil(lead / max(t.forecast.step_s, tick))) > MAX_HORIZON_STEPS:
                 problems.append(f"targets[{i}].forecast: forecasts {ahead:,} steps ahead (refit_interval_s + pod "
                                 f"and node startup, per fit step); at most {MAX_HORIZON_STEPS:,}")
@@ -383,6 +401,10 @@ class Config(_Model):
     def pool_for(self, target: Target) -> NodePool:
         """The pool ``target`` runs on (its ``node_pool``, or the only pool)."""
         return self.pool(target.node_pool or self.node_pools[0].name)
+
+    def leads(self, target: Target) -> Leads:
+        """How long capacity asked for now takes to serve ``target`` on its own pool."""
+        return leads(target, self.pool_for(target))
 
     def query(self, target: Target, kind: QueryKind) -> str | None:
         """``target``'s PromQL of ``kind`` (its own, else the service default), variables filled in."""

@@ -10,27 +10,22 @@
   a reactive "panic" mode for a while (Knative's panic window, judged against the forecast).
 
 Cron expressions are standard crontab (``minute hour day-of-month month day-of-week``, weekday 0 or 7 =
-Sunday, names ``sun``–``sat``/``jan``–``dec`` allowed). APScheduler is the calculator; its own weekday
-numbering (0 = Monday) is translated away here, so ``1-5`` means Monday to Friday as in crontab. A schedule
-restricting both day-of-month and day-of-week is rejected: crontab fires when *either* matches,
-APScheduler when *both* do, and silently picking one would surprise someone.
+Sunday, names ``sun``–``sat``/``jan``–``dec`` allowed), checked and evaluated by :mod:`forecastscale.cron`
+(a calculator, not a scheduler). A schedule restricting both day-of-month and day-of-week is rejected:
+crontab fires when *either* matches, and that surprises more people than it helps.
 """
 
 from __future__ import annotations
 
-import re
-from datetime import UTC, datetime
-from functools import lru_cache
+from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from apscheduler.triggers.cron import CronTrigger
 from pydantic import AwareDatetime, Field, field_validator, model_validator
 
+from forecastscale import cron
 from forecastscale.config_base import _Model
 from forecastscale.edge import epoch
 
-CRON_FIELDS = ("minute", "hour", "day-of-month", "month", "day-of-week")
 # Bounds of an event, announced or scheduled: beyond them a value is a mistake or an attack (a multiplier of
 # 1e308 overflowed every tick; an end after year 9999 broke every listing). Far above any real event.
 MAX_EVENT_S = 90 * 86400  # one event lasts at most 90 days
@@ -38,73 +33,6 @@ MAX_EVENT_AHEAD_S = 366 * 86400  # an announced event starts at most a year ahea
 MAX_MULTIPLIER = 100.0  # floor = recommendation × at most 100
 MAX_FLOOR_REPLICAS = 100_000  # min_replicas at most this (bounds then cap it at the target's max_replicas)
 MAX_REASON_CHARS = 1000
-_DAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")  # crontab numbering: index = weekday number
-_DOW_ITEM = re.compile(r"^(?:(?P<star>\*)|(?P<first>\w+)(?:-(?P<last>\w+))?)(?:/(?P<step>\d+))?$")
-_NEVER_REFERENCE = datetime(2000, 1, 1, tzinfo=UTC)
-
-
-def _weekday(token: str) -> int:
-    """A crontab weekday as written: ``0``–``7`` (0 and 7 = Sunday) or ``sun``–``sat`` (0–6)."""
-    low = token.lower()
-    if low in _DAY_NAMES:
-        return _DAY_NAMES.index(low)
-    if low.isdigit() and 0 <= int(low) <= 7:
-        return int(low)
-    raise ValueError(f"day-of-week {token!r} is not 0-7 or sun-sat")
-
-
-def _weekdays(field: str) -> list[int]:
-    """The weekdays (0 = Sunday … 6 = Saturday) a crontab day-of-week field selects, in order."""
-    days: set[int] = set()
-    for item in field.split(","):
-        m = _DOW_ITEM.match(item)
-        if m is None:
-            raise ValueError(f"day-of-week item {item!r} is not N, N-M, */S or N-M/S")
-        step = int(m["step"]) if m["step"] else 1
-        if step < 1:
-            raise ValueError(f"day-of-week step must be >= 1 in {item!r}")
-        if m["star"]:
-            first, last = 0, 6
-        else:
-            if m["step"] and not m["last"]:
-                raise ValueError(f"day-of-week item {item!r}: a step needs a range (N-M/S) or *")
-            # 7 stays 7 inside a range, so "5-7" (Friday to Sunday) is ascending as crontab reads it.
-            first = _weekday(m["first"])
-            last = _weekday(m["last"]) if m["last"] else first
-            if last < first:
-                raise ValueError(f"day-of-week range {item!r} runs backwards")
-        days.update(d % 7 for d in range(first, last + 1, step))
-    return sorted(days)
-
-
-def apscheduler_crontab(expr: str) -> str:
-    """``expr`` (standard crontab) rewritten for ``CronTrigger.from_crontab``: weekdays become names,
-    since APScheduler 3 numbers them from Monday. Raises ValueError saying what is wrong."""
-    fields = expr.split()
-    if len(fields) != len(CRON_FIELDS):
-        raise ValueError(f"need 5 fields ({' '.join(CRON_FIELDS)}), found {len(fields)}")
-    if fields[2] != "*" and fields[4] != "*":
-        raise ValueError("restricts both day-of-month and day-of-week (crontab fires on either); set one to *")
-    if fields[4] != "*":
-        fields[4] = ",".join(_DAY_NAMES[d] for d in _weekdays(fields[4]))
-    return " ".join(fields)
-
-
-@lru_cache(maxsize=256)
-def cron_trigger(expr: str, timezone: str) -> CronTrigger:
-    """The APScheduler trigger for crontab ``expr`` in ``timezone`` (cached; triggers are stateless)."""
-    try:
-        return CronTrigger.from_crontab(apscheduler_crontab(expr), timezone=ZoneInfo(timezone))
-    except ValueError as exc:
-        raise ValueError(f"bad cron expression: {exc}") from exc
-
-
-def zone(name: str) -> ZoneInfo:
-    """The IANA time zone ``name``; ValueError if there is none such."""
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, TypeError) as exc:
-        raise ValueError("unknown IANA time zone (e.g. UTC, Europe/Berlin, America/New_York)") from exc
 
 
 def _exactly_one_floor(min_replicas: int | None, multiplier: float | None) -> None:
@@ -136,15 +64,18 @@ class CronEvent(_Model):
     @classmethod
     def _schedule(cls, value: str) -> str:
         value = " ".join(value.split())
-        trigger = cron_trigger(value, "UTC")
-        if trigger.get_next_fire_time(None, _NEVER_REFERENCE) is None:
+        try:
+            cron.canonical(value)
+        except ValueError as exc:
+            raise ValueError(f"bad cron expression: {exc}") from exc
+        if not cron.fires(value):
             raise ValueError("bad cron expression: never fires")
         return value
 
     @field_validator("timezone")
     @classmethod
     def _timezone(cls, value: str) -> str:
-        zone(value)
+        cron.zone(value)
         return value
 
     @model_validator(mode="after")
@@ -157,14 +88,7 @@ class CronEvent(_Model):
 
         DST: a wall-clock time skipped by a spring-forward fires just after the gap (02:30 → 03:30);
         one repeated by a fall-back fires on both passes (the windows overlap; floors take the max)."""
-        trigger = cron_trigger(self.schedule, self.timezone)
-        out: list[float] = []
-        previous: datetime | None = None
-        now = datetime.fromtimestamp(start_s, tz=UTC)
-        while (fire := trigger.get_next_fire_time(previous, now)) is not None and fire.timestamp() < end_s:
-            out.append(fire.timestamp())
-            previous = now = fire
-        return out
+        return cron.occurrences(self.schedule, self.timezone, start_s, end_s)
 
 
 class EventRequest(_Model):

@@ -4,11 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 import numpy as np
 import numpy.typing as npt
 
 FloatArray = npt.NDArray[np.float64]
+# Demand above ready capacity by more than float noise (demand units/s): the one under-provisioning rule, used
+# alike by the backtest's scores and plots, the replay's OpenMetrics and the live export, so the dashboards
+# compare like with like.
+UNDER_EPS = 1e-9
+
+
+def underprovisioned(demand: FloatArray | float, capacity: FloatArray | float) -> npt.NDArray[np.bool_]:
+    """Whether ``demand`` exceeds ready ``capacity`` (both demand units/s; arrays compare element-wise)."""
+    return np.greater(demand, np.add(capacity, UNDER_EPS))
 
 
 @dataclass(frozen=True)
@@ -53,13 +63,13 @@ class Window:
         return self.start_s <= t < self.end_s
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Observation:
-    """What a policy may know at decision time ``t`` (seconds since the run started).
+    """What a policy may know about one target at decision time ``t`` (seconds since the run started).
 
     ``demand_history`` holds demand per decision step up to the last *completed* step
     (``t - step_s``): the metric a controller scrapes is always one step old.
-    Replica counts are pods; node counts are nodes of the target's pool.
+    Replica counts are pods. Node pools are the fleet's concern (:class:`PoolState`).
     """
 
     t: float
@@ -67,10 +77,8 @@ class Observation:
     demand_history: FloatArray
     current_replicas: int  # spec.replicas, as the last decision set it
     ready_replicas: int
-    starting_replicas: int  # bound to a node, loading (not ready yet)
-    pending_replicas: int  # unschedulable: waiting for a node with free GPUs
-    nodes_ready: int
-    nodes_starting: int
+    starting_replicas: int = 0  # bound to a node, loading (not ready yet)
+    pending_replicas: int = 0  # unschedulable: waiting for a node with free GPUs
     # Absolute index of demand_history[0] on the grid of step_s: 0 in a backtest; in the live
     # loop the step number since the epoch, so fits line up with the clock as the window slides.
     history_offset: int = 0
@@ -83,23 +91,106 @@ class Observation:
     events: tuple[Window, ...] = ()
 
 
-@dataclass(frozen=True)
-class Decision:
-    """A policy's answer for one tick: replicas and nodes wanted now, and why.
+@dataclass(frozen=True, kw_only=True)
+class PoolState:
+    """A node pool as read now (nodes): ``ready`` and ``starting`` (asked for, not Ready yet), GPUs on its nodes
+    that cannot be counted on (unhealthy, NotReady, cordoned), and whether it could be read at all (an unread
+    pool is never resized blind)."""
 
-    ``reason`` is a short machine-readable tag: the source that won (``forecast``,
-    ``reactive``, ``oracle``), then ``/`` and what behaviour or bounds did to it, if anything
-    (``forecast/rate:up``, ``reactive/stabilised``, ``reactive/bound:max``); ``message``
-    explains it with numbers.
+    ready: int = 0
+    starting: int = 0
+    lost_gpus: int = 0
+    read: bool = True
+
+    @property
+    def nodes(self) -> int:
+        """Nodes asked for: ready and starting."""
+        return self.ready + self.starting
+
+
+class Source(StrEnum):
+    """What a target's replicas came from: the first part of :attr:`Decision.reason`."""
+
+    FORECAST = "forecast"  # the forecast over the lead time at the configured quantile
+    REACTIVE = "reactive"  # the HPA calculator on the default demand rule
+    RULE = "rule"  # an HPA metric rule of the target (queue, GPU utilisation, a demand target of its own)
+    EVENT = "event"  # a cron or announced event's floor
+    BURST = "burst"  # panic mode: the observed need, up at once
+    FALLBACK = "fallback"  # no data for fallback_after_ticks: max(fallback_replicas, current)
+    HOLD = "hold"  # no usable data this tick: kept as it is
+    ORACLE = "oracle"  # perfect foresight (backtest only)
+
+
+class Limit(StrEnum):
+    """What cut or moved a source's replicas, in the order applied: the rest of :attr:`Decision.reason`."""
+
+    STABILISED = "stabilised"  # HPA stabilisation window
+    RATE_UP = "rate:up"  # HPA scale-up policies
+    RATE_DOWN = "rate:down"  # HPA scale-down policies
+    BOUND_MIN = "bound:min"
+    BOUND_MAX = "bound:max"
+    BOUND_RANGE = "bound:range"  # current replicas out of [min, max]: moved straight into range
+    CAPPED_SHARE = "capped:share"  # a full pool shared out: fewer replicas than wanted
+    SPILLED = "spilled"  # some pods placed in a pool other than the target's own
+
+
+@dataclass(frozen=True, kw_only=True)
+class Outlook:
+    """The forecast a decision rests on: demand (target units/s) ``horizon_s`` ahead at ``quantile``."""
+
+    horizon_s: float
+    quantile: float
+    demand: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class Decision:
+    """A target's replicas for one tick, and why.
+
+    :attr:`reason` is derived from a fixed vocabulary: the :class:`Source` that won, then each
+    :class:`Limit` that applied (``forecast/rate:up``, ``reactive/stabilised/capped:share``);
+    ``message`` explains it with numbers.
     """
 
     replicas: int
-    nodes: int
-    reason: str
-    message: str
+    source: Source
+    limits: tuple[Limit, ...] = ()
+    message: str = ""
     # Replicas each source asked for before behaviour and bounds ("forecast", "reactive", ...).
     candidates: Mapping[str, int] = field(default_factory=dict)
     # Highest forecast demand within each look-ahead (seconds → demand units), when there is one.
     forecast: Mapping[float, float] = field(default_factory=dict)
-    # Pods the node pool must hold by the time a node asked for now is Ready (None: ``replicas``).
+    # Pods the node pools must hold by the time a node asked for now is Ready (None: ``replicas``).
     pods_ahead: int | None = None
+    # Forecast values at the pod and node leads (median and configured quantile), for export and scoring.
+    outlook: tuple[Outlook, ...] = ()
+    surprise: float | None = None  # last demand / its forecast upper quantile
+    panic: bool = False  # burst (panic) mode holds the target
+    model: str | None = None  # the forecaster in use
+
+    @property
+    def reason(self) -> str:
+        """``source[/limit…]``, e.g. ``reactive/stabilised``."""
+        return "/".join([self.source.value, *(limit.value for limit in self.limits)])
+
+    @property
+    def planned(self) -> int:
+        """Pods the pools must hold once a node asked for now is Ready."""
+        return max(self.replicas, self.pods_ahead or 0)
+
+
+@dataclass(frozen=True)
+class NodeHealth:
+    """One node as observed now: readiness, cordon, GPU count, indices (0-based) of unhealthy GPUs."""
+
+    node: str
+    pool: str
+    ready: bool
+    cordoned: bool
+    gpus: int
+    unhealthy_gpus: frozenset[int] = frozenset()
+
+    def __post_init__(self) -> None:
+        bad = sorted(i for i in self.unhealthy_gpus if not 0 <= i < self.gpus)
+        if self.gpus < 0 or bad:
+            raise ValueError(f"node {self.node}: {self.gpus} GPUs, unhealthy indices out of range: {bad}")

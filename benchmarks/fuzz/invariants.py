@@ -5,17 +5,20 @@ property-based tests in ``tests/unit/fuzz``). Each function returns the violated
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
 import yaml
 from pydantic import BaseModel
 
-from forecastscale.config import Config
+from forecastscale.config import Config, Target
 from forecastscale.edge import EARLIEST_S, LATEST_S
 from forecastscale.forecasters import MODELS
 from forecastscale.forecasters.store import LIBRARIES, MAX_SHIFT, Artifact, library_versions
+from forecastscale.policy.base import Policy
+from forecastscale.policy.fleet import FleetState, TargetInput, decide_fleet
+from forecastscale.policy.placement import Placement
 from forecastscale.policy.predictive import PredictivePolicy
 from forecastscale.policy.reactive import ReactivePolicy
 from forecastscale.sources import csvtrace
@@ -41,15 +44,21 @@ def numbers(value: Any, where: str = "") -> Iterator[tuple[str, Any]]:
 
 
 def config_problems(config: Config) -> list[str]:
-    """Only finite numbers anywhere, and one decision per target and policy within its bounds."""
+    """Only finite numbers anywhere, and one fleet decision per policy with every target's replicas and every
+    pool's nodes within their bounds."""
     problems = [f"{where}: {value!r} is not finite" for where, value in numbers(config)
                 if isinstance(value, float) and not math.isfinite(value)]
-    for target in config.targets:
-        pool = config.pool_for(target)
-        for policy in (ReactivePolicy(target, pool), PredictivePolicy(target, pool, 60.0, 60.0)):
-            obs = _observation(target.min_replicas, min(max(1, pool.min_nodes), pool.max_nodes))
-            problems += decision_problems(policy.decide(obs), target.name,
-                                          (target.min_replicas, target.max_replicas), (pool.min_nodes, pool.max_nodes))
+    makers: list[Callable[[Target], Policy]] = [
+        ReactivePolicy, lambda t: PredictivePolicy(t, config.pool_for(t), 60.0, 60.0)]
+    for make in makers:
+        policies = {t.name: make(t) for t in config.targets}
+        inputs = {t.name: TargetInput(_observation(t.min_replicas)) for t in config.targets}
+        fleet, _ = decide_fleet(Placement(config), policies, inputs, {}, FleetState())
+        problems += [p for t in config.targets for p in decision_problems(
+            fleet.targets[t.name], t.name, (t.min_replicas, t.max_replicas))]
+        problems += [f"pool {p.name}: planned {fleet.pools[p.name].nodes!r} nodes outside [{p.min_nodes}, "
+                     f"{p.max_nodes}]" for p in config.node_pools
+                     if not p.min_nodes <= fleet.pools[p.name].nodes <= p.max_nodes]
     return problems
 
 
@@ -72,22 +81,18 @@ def yaml_problems(text: str) -> list[str]:
     return problems
 
 
-def _observation(replicas: int, nodes: int) -> Observation:
-    """A steady cluster inside its bounds (a reactive CA does not lift a pool found below min_nodes)."""
+def _observation(replicas: int) -> Observation:
+    """A steady target inside its bounds."""
     demand = np.linspace(5.0, 15.0, 30)  # half an hour of minutes: too short to fit, the policy falls back
     return Observation(t=30 * 60.0, step_s=60.0, demand_history=demand, current_replicas=replicas,
-                       ready_replicas=replicas, starting_replicas=0, pending_replicas=0, nodes_ready=nodes,
-                       nodes_starting=0, wall_s=WALL_S)
+                       ready_replicas=replicas, wall_s=WALL_S)
 
 
-def decision_problems(d: Decision, name: str, replicas: tuple[int, int], nodes: tuple[int, int]) -> list[str]:
-    """A decision's replicas and nodes are whole numbers within the target's and pool's bounds."""
-    problems = []
-    if not (isinstance(d.replicas, int) and replicas[0] <= d.replicas <= replicas[1]):
-        problems.append(f"target {name}: decided {d.replicas!r} replicas outside {list(replicas)}")
-    if not (isinstance(d.nodes, int) and nodes[0] <= d.nodes <= nodes[1]):
-        problems.append(f"target {name}: decided {d.nodes!r} nodes outside {list(nodes)}")
-    return problems
+def decision_problems(d: Decision, name: str, replicas: tuple[int, int]) -> list[str]:
+    """A decision's replicas are a whole number within the target's bounds."""
+    if isinstance(d.replicas, int) and replicas[0] <= d.replicas <= replicas[1]:
+        return []
+    return [f"target {name}: decided {d.replicas!r} replicas outside {list(replicas)}"]
 
 
 def trace_problems(trace: Trace) -> list[str]:

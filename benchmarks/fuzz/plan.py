@@ -27,6 +27,7 @@ from benchmarks.fuzz.invariants import decision_problems
 from forecastscale.config import parse_config
 from forecastscale.config_events import MAX_FLOOR_REPLICAS, MAX_MULTIPLIER, EventRequest
 from forecastscale.edge import EARLIEST_S
+from forecastscale.policy.base import PolicyHistory
 from forecastscale.policy.behavior import BehaviorHistory
 from forecastscale.policy.event_book import EventBook, book_event
 from forecastscale.policy.reactive import ReactivePolicy
@@ -101,16 +102,14 @@ def _decision_problems(d: Decoded) -> list[str]:
     """One reactive decision per target with the restored history merged into a standby's own."""
     out = []
     for target in CONFIG.targets:
-        policy = ReactivePolicy(target, CONFIG.pool_for(target))
         saved = d.targets.get(target.name, BehaviorHistory())
         last = d.last.get(target.name)
-        policy.behavior = merged(BehaviorHistory(((NOW - 30, 9),)), saved, None if last is None else (NOW, last))
+        history = PolicyHistory(merged(BehaviorHistory(((NOW - 30, 9),)), saved, None if last is None else (NOW, last)))
         obs = Observation(t=NOW, step_s=60.0, demand_history=np.full(30, 80.0), current_replicas=12,
-                          ready_replicas=12, starting_replicas=0, pending_replicas=0, nodes_ready=2,
-                          nodes_starting=0, wall_s=NOW, events=tuple(w for e in d.book for w in [e.window(180.0)]
-                                                                  if e.target == target.name))
-        out += decision_problems(policy.decide(obs), target.name, (target.min_replicas, target.max_replicas),
-                                 (0, 20))
+                          ready_replicas=12, wall_s=NOW, events=tuple(e.window(180.0) for e in d.book
+                                                                      if e.target == target.name))
+        decision, _ = ReactivePolicy(target).decide(obs, history)
+        out += decision_problems(decision, target.name, (target.min_replicas, target.max_replicas))
     return out
 
 

@@ -1,15 +1,20 @@
 """What every ``scale``-subresource actuator shares: settings, ``current()`` and ``apply()``.
 
 A subclass names its object (``target``) and does one GET (``_read``) and one conditional PUT
-(``_write``); the read-compare-write loop with its 409/429 handling lives in ``_retry``.
+(``_write``). ``apply()`` is a read-compare-write round: read the scale (and its ``resourceVersion``),
+write only if ``spec.replicas`` differs, and write *with* that version so the API server refuses (409)
+rather than silently overwrites a change made in between; :func:`~forecastscale.kube.retry.with_retries`
+repeats the round on 409 and 429.
 """
 
 from __future__ import annotations
 
 import time
+from functools import partial
 
-from forecastscale.actuators._retry import RetryPolicy, Sleep, apply_with_retries, call
-from forecastscale.actuators.base import ApplyResult, Fence, ScaleState
+from forecastscale.actuators.base import ApplyResult, Fence, Outcome, ScaleState
+from forecastscale.kube.calls import call
+from forecastscale.kube.retry import RetryPolicy, Sleep, with_retries
 
 DEFAULT_REQUEST_TIMEOUT_S = 10.0
 
@@ -36,17 +41,24 @@ class ScaleActuator:
         return call(self.target, self._read)
 
     def apply(self, replicas: int, fence: Fence | None = None) -> ApplyResult:
-        """Set ``spec.replicas`` to ``replicas`` (see :func:`~forecastscale.actuators._retry.apply_with_retries`);
-        ``fence()`` runs right before each write."""
-        return apply_with_retries(
-            target=self.target,
-            replicas=replicas,
-            read=self.current,
-            write=lambda n, rv: call(self.target, lambda: self._write(n, rv)),
-            policy=self.policy,
-            sleep=self._sleep,
-            fence=fence,
-        )
+        """Set ``spec.replicas`` to ``replicas`` (>= 0), retrying 409 and 429 within ``policy``.
+
+        When the rounds run out, the last 409/429 error is raised with a note saying how many were
+        made; other errors propagate at once. ``fence()`` runs right before each write (its
+        ``NotLeader`` propagates: nothing is sent)."""
+        if replicas < 0:
+            raise ValueError(f"{self.target}: replicas must be >= 0, got {replicas}")
+        return with_retries(partial(self._round, replicas, fence), policy=self.policy, sleep=self._sleep)
+
+    def _round(self, replicas: int, fence: Fence | None, attempt: int) -> ApplyResult:
+        """One read-compare-write round; ``attempt`` counts the rounds from 1."""
+        state = self.current()
+        if state.spec_replicas == replicas:
+            return ApplyResult(Outcome.UNCHANGED, state.spec_replicas, replicas, attempt, state.resource_version)
+        if fence is not None:
+            fence()  # after the read, which may have waited: leadership is judged at the last moment
+        written = call(self.target, lambda: self._write(replicas, state.resource_version))
+        return ApplyResult(Outcome.PATCHED, state.spec_replicas, replicas, attempt, written.resource_version)
 
     def _read(self) -> ScaleState:
         raise NotImplementedError

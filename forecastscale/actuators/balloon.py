@@ -8,10 +8,11 @@ otherwise they stay pending and the node autoscaler adds nodes for them. A real 
 for the next nodes. The balloons' own PriorityClass has ``preemptionPolicy: Never``, so a balloon
 never evicts anything itself.
 
-Replicas are balloon pods (see :func:`balloon_pods_for` for nodes → pods). The first
+Replicas are balloon pods; the service makes each as big as a node (``gpus_per_pod`` =
+``gpus_per_node``), so one pod holds one spare node. The first
 :meth:`~BalloonPool.apply` creates the PriorityClass and the Deployment; later ones scale the
 Deployment through its ``scale`` subresource with the same read-compare-write, 409 and 429
-handling as every other actuator (:mod:`forecastscale.actuators._retry`). An existing Deployment's
+handling as every other actuator (:mod:`forecastscale.actuators._scale`). An existing Deployment's
 pod template is never rewritten: to change the pod shape, delete the Deployment and let the next
 ``apply`` create it anew.
 
@@ -30,11 +31,12 @@ from typing import Any
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from forecastscale.actuators._retry import RetryPolicy, Sleep, call
 from forecastscale.actuators._scale import DEFAULT_REQUEST_TIMEOUT_S
 from forecastscale.actuators.base import ScaleState
-from forecastscale.actuators.errors import NotFound, Rejected
 from forecastscale.actuators.kubernetes import ScaleSubresource
+from forecastscale.kube.calls import call
+from forecastscale.kube.errors import NotFound, Rejected
+from forecastscale.kube.retry import RetryPolicy, Sleep
 
 DEFAULT_PRIORITY_CLASS = "forecastscale-balloon"
 DEFAULT_PRIORITY_VALUE = -10
@@ -49,30 +51,6 @@ MIN_PRIORITY = -2_147_483_648  # PriorityClass.value is an int32
 _LABEL_VALUE = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?")
 
 
-def balloon_pods_for(headroom_nodes: int, gpus_per_node: int, gpus_per_pod: int) -> int:
-    """How many balloon pods hold ``headroom_nodes`` whole nodes of ``gpus_per_node`` GPUs each.
-
-    Counted per node, not as total GPUs / ``gpus_per_pod``: a pod cannot span nodes, so a node
-    holds only ``gpus_per_node // gpus_per_pod`` balloons, and the node autoscaler packs pending
-    pods node by node. With 8-GPU nodes and 3-GPU balloons a node takes 2 balloons (2 GPUs stay
-    idle), so 1 node of headroom is 2 pods; the GPU total (ceil(8 / 3) = 3 pods) would ask for a
-    second node. Likewise, when the real workload preempts balloons, the GPUs it gets are freed a
-    pod at a time on one node, so each node's worth must be made of whole pods. Balloons as big as
-    a node (``gpus_per_pod == gpus_per_node``) fit only on an entirely free node, so each one is
-    exactly one spare node.
-
-    Raises ``ValueError`` for a negative headroom, a non-positive GPU count, or a balloon larger
-    than a node (it could never be scheduled, and the autoscaler would never add a node for it).
-    """
-    if headroom_nodes < 0:
-        raise ValueError(f"headroom_nodes must be >= 0, got {headroom_nodes}")
-    if gpus_per_node < 1 or gpus_per_pod < 1:
-        raise ValueError(f"GPU counts must be >= 1, got gpus_per_node={gpus_per_node}, gpus_per_pod={gpus_per_pod}")
-    if gpus_per_pod > gpus_per_node:
-        raise ValueError(f"a balloon of {gpus_per_pod} GPUs does not fit on a node of {gpus_per_node}")
-    return headroom_nodes * (gpus_per_node // gpus_per_pod)
-
-
 class BalloonPool(ScaleSubresource):
     """Actuator for the balloon Deployment ``namespace/name`` of node pool ``pool`` (replicas are balloon pods).
 
@@ -81,7 +59,7 @@ class BalloonPool(ScaleSubresource):
     fills a node), and lands only where ``node_selector`` and ``tolerations`` let it (the pool's
     nodes). Pods run at ``priority_value`` (< 0) through the PriorityClass ``priority_class``;
     an existing class of that name is used as it is, unless its value is not negative (then the
-    balloons would block rather than yield: :class:`~forecastscale.actuators.errors.Rejected`).
+    balloons would block rather than yield: :class:`~forecastscale.kube.errors.Rejected`).
 
     :meth:`current` of a Deployment that does not exist yet is ``ScaleState(0, 0, "")`` (an empty
     ``resource_version`` means "not created"); :meth:`apply` creates it (PATCHED, from 0) unless
@@ -211,7 +189,7 @@ class BalloonPool(ScaleSubresource):
         """Create the Deployment (``resource_version`` empty: it did not exist) or PUT its scale.
 
         A create that finds the Deployment already there (409 ``AlreadyExists``: someone created it
-        since our read) is a :class:`~forecastscale.actuators.errors.Conflict`, so the retry loop
+        since our read) is a :class:`~forecastscale.kube.errors.Conflict`, so the retry loop
         re-reads and scales it instead.
         """
         self._ensure_priority_class()

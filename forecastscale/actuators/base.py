@@ -59,7 +59,7 @@ class ApplyResult:
 class Actuator(Protocol):
     """Sets the replica count of one workload.
 
-    Errors are :mod:`forecastscale.actuators.errors` classes: temporary ones (conflict, throttled,
+    Errors are :mod:`forecastscale.kube.errors` classes: temporary ones (conflict, throttled,
     unavailable) after the actuator's own bounded retries, permanent ones (forbidden, not found)
     at once.
     """

@@ -2,7 +2,7 @@
 
 The subresource is served by the CRD's ``subresources.scale`` (``spec.replicas`` /
 ``status.replicas``) as an ``autoscaling/v1`` ``Scale``, so the read-then-write, 409 and 429
-handling is the very same as for Deployments (:mod:`forecastscale.actuators._retry`); only the
+handling is the very same as for Deployments (:mod:`forecastscale.actuators._scale`); only the
 client call and the body type (a plain dict from ``CustomObjectsApi``) differ.
 """
 
@@ -13,9 +13,9 @@ from collections.abc import Mapping
 
 from kubernetes import client
 
-from forecastscale.actuators._retry import RetryPolicy, Sleep
 from forecastscale.actuators._scale import DEFAULT_REQUEST_TIMEOUT_S, ScaleActuator
 from forecastscale.actuators.base import ScaleState
+from forecastscale.kube.retry import RetryPolicy, Sleep
 
 GROUP = "cluster.x-k8s.io"
 DEFAULT_VERSION = "v1beta1"

@@ -13,9 +13,9 @@ from typing import Any, Literal
 
 from kubernetes import client
 
-from forecastscale.actuators._retry import RetryPolicy, Sleep
 from forecastscale.actuators._scale import DEFAULT_REQUEST_TIMEOUT_S, ScaleActuator
 from forecastscale.actuators.base import ScaleState
+from forecastscale.kube.retry import RetryPolicy, Sleep
 
 Kind = Literal["Deployment", "StatefulSet"]
 

@@ -18,31 +18,37 @@ TOP = 3  # most frequent caps and messages shown
 
 @dataclass(frozen=True)
 class PoolResult:
-    """Every policy's lockstep replay of the targets of one config that share one pool."""
+    """Every policy's lockstep replay of the targets of one config (a fleet: the pools they share and spill to)."""
 
     config_path: Path
     jobs: list[Job]
     runs: dict[str, SharedRun]  # by policy, in the order run
 
 
-def group_by_pool(jobs: Sequence[Job]) -> list[list[Job]]:
-    """The jobs of each (config, pool) pair, in the order first seen."""
-    groups: dict[tuple[Path, str], list[Job]] = {}
+def group_by_config(jobs: Sequence[Job]) -> list[list[Job]]:
+    """The jobs of each config, in the order first seen: its targets are one fleet (pods may spill between
+    its pools, so targets on different pools are replayed together too)."""
+    groups: dict[Path, list[Job]] = {}
     for job in jobs:
-        groups.setdefault((job.config_path, job.config.pool_for(job.target).name), []).append(job)
+        groups.setdefault(job.config_path, []).append(job)
     return list(groups.values())
+
+
+def _pool_names(result: PoolResult | SharedRun) -> str:
+    run = next(iter(result.runs.values())) if isinstance(result, PoolResult) else result
+    return ", ".join(p.name for p in run.pools)
 
 
 def run_pools(jobs: Sequence[Job], policies: Sequence[str],
               on_policy: Callable[[str], None] | None = None) -> list[PoolResult]:
-    """Replay each pool's targets in lockstep under each policy."""
+    """Replay each config's targets in lockstep under each policy."""
     out = []
-    for group in group_by_pool(jobs):
+    for group in group_by_config(jobs):
         scenarios = [scenario_for(job) for job in group]
         runs = {}
         for p in policies:
             if on_policy is not None:
-                on_policy(f"{group[0].config.pool_for(group[0].target).name}: {p}")
+                on_policy(f"{group[0].config_path.name}: {p}")
             runs[p] = run_shared(scenarios, p)
         out.append(PoolResult(group[0].config_path, list(group), runs))
     return out
@@ -69,7 +75,8 @@ def target_summary(run: SharedRun, name: str) -> dict[str, Any]:
 
 
 def to_json(results: Sequence[PoolResult]) -> dict[str, Any]:
-    """``{"shared_pools": [{"config", "pool", "max_nodes", "capacity_gpus", "policies": {...}}]}``."""
+    """``{"shared_pools": [{"config", "pool", "max_nodes", "capacity_gpus", "pools", "policies": {...}}]}``:
+    ``pool`` names the replayed pools, ``max_nodes`` and ``capacity_gpus`` sum them, ``pools`` has each one."""
     pools = []
     for r in results:
         first = next(iter(r.runs.values()))
@@ -77,14 +84,18 @@ def to_json(results: Sequence[PoolResult]) -> dict[str, Any]:
             p: {
                 "scored_steps": len(run.nodes_total) - run.warmup_steps,
                 "max_nodes_used": int(run.nodes_total.max()),
+                "max_nodes_used_per_pool": {name: int(nodes.max()) for name, nodes in run.nodes.items()},
                 "targets": {name: target_summary(run, name) for name in run.runs},
                 "top_messages": [{"message": m, "steps": n} for m, n in run.messages.most_common(TOP)],
             }
             for p, run in r.runs.items()
         }
-        pools.append({"config": str(r.config_path), "pool": first.pool.name, "max_nodes": first.pool.max_nodes,
-                      "capacity_gpus": first.capacity_gpus, "targets": [j.target.name for j in r.jobs],
-                      "traces": [str(j.trace_path) for j in r.jobs], "policies": policies})
+        pools.append({"config": str(r.config_path), "pool": _pool_names(first),
+                      "max_nodes": sum(p.max_nodes for p in first.pools), "capacity_gpus": first.capacity_gpus,
+                      "pools": [{"name": p.name, "max_nodes": p.max_nodes, "gpus_per_node": p.gpus_per_node}
+                                for p in first.pools],
+                      "targets": [j.target.name for j in r.jobs], "traces": [str(j.trace_path) for j in r.jobs],
+                      "policies": policies})
     return {"shared_pools": pools}
 
 
@@ -102,9 +113,10 @@ def rich_table(result: PoolResult) -> Table:
     """One row per policy and target: GPU-hours, under-provisioned and unserved %, how often the pool
     capped it (scored steps, % of them), GPUs cut as % of those wanted, the most frequent cuts."""
     first = next(iter(result.runs.values()))
-    pool = first.pool
-    table = Table(title=f"shared pool {pool.name}: {pool.max_nodes} nodes × {pool.gpus_per_node} GPUs = "
-                        f"{first.capacity_gpus} GPUs ({result.config_path.name})", title_justify="left")
+    sizes = " + ".join(f"{p.name}: {p.max_nodes} nodes × {p.gpus_per_node} GPUs" for p in first.pools)
+    plural = "s" if len(first.pools) > 1 else ""
+    table = Table(title=f"shared pool{plural} {sizes} = {first.capacity_gpus} GPUs ({result.config_path.name})",
+                  title_justify="left")
     # Short headers: ten columns must stay readable in an 80-column terminal. JSON has the full names.
     for col in ("policy", "target", "share", "GPU-h", "under %", "unserved %", "capped steps", "capped %",
                 "GPUs cut %", "top cuts GPUs×steps"):
@@ -127,5 +139,5 @@ def message_lines(result: PoolResult) -> list[str]:
         for m, n in run.messages.most_common(TOP):
             lines.append(f"{p}: {n} of {steps} steps: {m}")
         if not run.messages:
-            lines.append(f"{p}: the pool never bound")
+            lines.append(f"{p}: no pool ever bound")
     return lines

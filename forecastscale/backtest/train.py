@@ -34,7 +34,7 @@ def train_target(config: Config, target: Target, trace: Trace, source: str) -> A
     end = trace.start + timedelta(seconds=len(y) * step)
     data = {"source": source, "start": trace.start.isoformat(), "end": end.isoformat(), "steps": len(y),
             "step_s": step}
-    lead_s = config.pool_for(target).node_startup_s + target.pod_startup_s  # what make_tape looks ahead
+    lead_s = config.leads(target).total_s  # what make_tape looks ahead
     return Artifact(target.name, chosen.choice, chosen.reason, scores_dict(chosen.scores), data,
                     selection_settings(fs, lead_s), chosen.shift)
 

@@ -17,7 +17,7 @@ import math
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
-from forecastscale.backtest.runner import DEFAULT_WARMUP_S, Scenario, resample
+from forecastscale.backtest.scenario import DEFAULT_WARMUP_S, Scenario, resample
 from forecastscale.config import Config, Target
 from forecastscale.errors import ConfigError
 from forecastscale.sources.csvtrace import Trace
@@ -64,7 +64,8 @@ def cut_trace(trace: Trace, first_s: float, last_s: float) -> Trace:
     """Rows of ``trace`` covering ``[first_s, last_s)`` seconds after its start (clipped to it)."""
     lo = max(0, math.floor(first_s / trace.step_s))
     hi = min(len(trace.values), math.ceil(last_s / trace.step_s))
-    return replace(trace, start=trace.start + timedelta(seconds=lo * trace.step_s), values=trace.values[lo:hi])
+    return replace(trace, start=trace.start + timedelta(seconds=lo * trace.step_s), values=trace.values[lo:hi],
+                   columns={name: column[lo:hi] for name, column in trace.columns.items()})
 
 
 def build_window_scenario(config: Config, target: Target, trace: Trace, window: ScoreWindow) -> Scenario:
@@ -85,4 +86,4 @@ def build_window_scenario(config: Config, target: Target, trace: Trace, window: 
     end = min(len(demand), math.ceil((end_s - offset_s) / step - 1e-9))
     if end <= warmup:
         raise ConfigError("--window", [f"{window.label()} is shorter than one decision step ({step:g} s)"])
-    return Scenario(cut, target, pool, demand, step, warmup, end, (window.start, window.end))
+    return Scenario(cut, target, pool, demand, step, warmup, end, (window.start, window.end), config, offset_s)

@@ -1,15 +1,15 @@
-"""Combine several forecasters step by step: the median (robust) or a weighted mean (by skill).
+"""Combine several forecasters step by step: the median (robust) or a weighted mean.
 
 The median of three or more members ignores one member that is wildly wrong; a weighted
-mean lets recent accuracy decide (:func:`skill_weights` turns recent pinball losses into
-weights). Either way each quantile path is combined across members separately, then the
-paths are re-sorted per step so they stay ordered, and clipped at 0 like every forecast.
+mean lets fixed weights decide. Either way each quantile path is combined across members
+separately, then the paths are re-sorted per step so they stay ordered, and clipped at 0
+like every forecast.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Literal, Self
 
 import numpy as np
@@ -97,23 +97,3 @@ class Ensemble:
             return np.asarray(np.median(stack, axis=0), dtype=np.float64)
         return np.asarray(np.tensordot(weights / weights.sum(), stack, axes=1), dtype=np.float64)
 
-
-def skill_weights(errors: Mapping[str, float]) -> dict[str, float]:
-    """Weights ∝ 1 / recent error (e.g. mean pinball loss per member, in demand units), summing to 1.
-
-    Members with zero error share all the weight; an infinite error gets weight 0. Use as
-    ``Ensemble(members, [w[m.alias] for m in members], combine="weighted")``.
-    """
-    if not errors:
-        raise ValueError("skill_weights needs at least one error")
-    bad = {name: e for name, e in errors.items() if not e >= 0}  # negative or NaN
-    if bad:
-        raise ValueError(f"errors must be >= 0, got {bad}")
-    perfect = [name for name, e in errors.items() if e == 0]
-    if perfect:
-        return {name: (1 / len(perfect) if name in perfect else 0.0) for name in errors}
-    inverse = {name: 1 / e for name, e in errors.items()}  # 1 / inf = 0
-    total = sum(inverse.values())
-    if total == 0:
-        raise ValueError(f"every error is infinite: {dict(errors)}")
-    return {name: v / total for name, v in inverse.items()}

@@ -2,8 +2,8 @@
 
 At each origin ``o`` the model is fitted on ``y[o - window : o]`` and asked for ``horizon``
 steps; the forecast is scored against ``y[o : o + horizon]``. Scores are averaged over every
-origin and step. This one routine serves the automatic model choice (:mod:`.select`) and the
-accuracy benchmark, so the benchmark measures exactly what the service optimises.
+origin and step (:func:`aggregate`). The same scoring serves the automatic model choice
+(:mod:`.select`) and the accuracy benchmark, so the benchmark measures exactly what the service optimises.
 """
 
 from __future__ import annotations
@@ -124,8 +124,3 @@ def aggregate(scores: Sequence[OriginScore | None]) -> Scores:
     return Scores(float(np.mean([s.mae for s in done])), float(np.mean(mases)) if mases else math.nan,
                   float(np.mean([s.pinball for s in done])), float(np.mean([s.coverage for s in done])), len(done))
 
-
-def evaluate(factory: Callable[[], Forecaster], y: FloatArray, origins: Sequence[int], horizon: int,
-             quantile: float, season: int, window: int | None = None) -> Scores:
-    """Score the model ``factory()`` builds at every origin (see module doc); NaN scores if none fits."""
-    return aggregate([score_origin(factory, y, o, horizon, quantile, season, window) for o in origins])

@@ -1,6 +1,6 @@
 """``model: auto``: pick, per target, the forecaster with the lowest pinball loss on its own history.
 
-A rolling-origin backtest (:func:`forecastscale.forecasters.evaluate.evaluate`) over the recent
+A rolling-origin backtest (:mod:`forecastscale.forecasters.evaluate`) over the recent
 history scores every candidate at the target's lead-time horizon and provisioning quantile; the
 lowest mean pinball loss wins. The choice is re-made on a schedule by the caller (the forecast
 tape), never per fit, because it costs ``origins × candidates`` fits.

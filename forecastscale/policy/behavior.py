@@ -3,6 +3,11 @@
 Pure functions over :class:`BehaviorHistory` (what the HPA controller keeps in memory:
 past recommendations and past scale events), following ``normalizeDesiredReplicasWithBehaviors``
 in kubernetes/pkg/controller/podautoscaler/horizontal.go. Times are seconds.
+
+As in the HPA controller, :func:`normalize` records the recommendation but never a scale event:
+the caller records one (:meth:`BehaviorHistory.scaled`) only once the change was made — written
+to the API server (live) or applied (simulator). A standby's or a failed write's change did not
+happen and must not use up the rate limits.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import math
 from dataclasses import dataclass
 
 from forecastscale.config import Behavior, ScalingRules
+from forecastscale.types import Limit
 
 
 @dataclass(frozen=True)
@@ -20,13 +26,17 @@ class BehaviorHistory:
     recommendations: tuple[tuple[float, int], ...] = ()
     events: tuple[tuple[float, int], ...] = ()
 
+    def scaled(self, t: float, change: int) -> BehaviorHistory:
+        """With the scale event ``change`` (replicas, signed) made at ``t``; unchanged if ``change`` is 0."""
+        return self if change == 0 else BehaviorHistory(self.recommendations, (*self.events, (t, change)))
+
 
 @dataclass(frozen=True)
 class Normalized:
-    """The replica count after behaviour and bounds; ``limit`` names what cut it, if anything."""
+    """The replica count after behaviour and bounds; ``limits`` names what cut it, if anything."""
 
     replicas: int
-    limit: str | None
+    limits: tuple[Limit, ...]
     history: BehaviorHistory
 
 
@@ -74,17 +84,17 @@ def _limit(current: int, t: float, events: tuple[tuple[float, int], ...], rules:
 def _rate_and_bounds(
     desired: int, current: int, t: float, events: tuple[tuple[float, int], ...],
     behavior: Behavior, min_r: int, max_r: int,
-) -> tuple[int, str | None]:
+) -> tuple[int, Limit | None]:
     if desired > current:
         limit = max(_limit(current, t, events, behavior.scale_up, up=True), current)
         if limit < max_r:
-            return (limit, "rate:up") if desired > limit else (desired, None)
-        return (max_r, "bound:max") if desired > max_r else (desired, None)
+            return (limit, Limit.RATE_UP) if desired > limit else (desired, None)
+        return (max_r, Limit.BOUND_MAX) if desired > max_r else (desired, None)
     if desired < current:
         limit = min(_limit(current, t, events, behavior.scale_down, up=False), current)
         if limit > min_r:
-            return (limit, "rate:down") if desired < limit else (desired, None)
-        return (min_r, "bound:min") if desired < min_r else (desired, None)
+            return (limit, Limit.RATE_DOWN) if desired < limit else (desired, None)
+        return (min_r, Limit.BOUND_MIN) if desired < min_r else (desired, None)
     return desired, None
 
 
@@ -92,24 +102,22 @@ def normalize(
     desired: int, current: int, t: float, history: BehaviorHistory,
     behavior: Behavior, min_replicas: int, max_replicas: int,
 ) -> Normalized:
-    """Apply stabilisation, then rate policies and ``[min_replicas, max_replicas]``; record."""
+    """Apply stabilisation, then rate policies and ``[min_replicas, max_replicas]``; record the
+    recommendation (not the scale event: see the module docstring)."""
     if current > max_replicas or current < min_replicas:
         # Out of range (e.g. bounds changed): the HPA moves straight into range.
         replicas = min(max(current, min_replicas), max_replicas)
-        limit: str | None = "bound:range"
+        limits: tuple[Limit, ...] = (Limit.BOUND_RANGE,)
         recs = (*history.recommendations, (t, desired))
     else:
         stabilized, recs = _stabilize(desired, current, t, history, behavior)
         replicas, limit = _rate_and_bounds(
             stabilized, current, t, history.events, behavior, min_replicas, max_replicas
         )
-        if limit is None and stabilized != desired:
-            limit = "stabilised"
+        limits = (Limit.STABILISED,) if limit is None and stabilized != desired else ((limit,) if limit else ())
     horizon = max(
         (p.period_seconds for r in (behavior.scale_up, behavior.scale_down) for p in r.policies),
         default=0,
     )
     events = tuple(e for e in history.events if e[0] > t - horizon)
-    if replicas != current:
-        events += ((t, replicas - current),)
-    return Normalized(replicas, limit, BehaviorHistory(recs, events))
+    return Normalized(replicas, limits, BehaviorHistory(recs, events))

@@ -9,7 +9,6 @@ Units: GPUs (whole devices), CPU in cores, memory in GiB. Pure: no I/O, no clock
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -277,23 +276,3 @@ def pack(
     new = {p.name: len(state[p.name].free) - n_existing[p.name] for p in pools}
     nodes = {p.name: min(max(sum(state[p.name].used) + p.headroom_nodes, p.min_nodes), p.max_nodes) for p in pools}
     return Packing(nodes, new, placed, unplaced)
-
-
-def pods_per_node(pod: PodShape, pool: PoolShape) -> int:
-    """Pods of one shape that fit an empty node of ``pool`` (0 if none, or if the pod may not run there)."""
-    if eligible(pod, pool) is not None:
-        return 0
-    return _fits(_node(pool), _pod(pod))
-
-
-def nodes_for_pods(pods: int, pod: PodShape, pool: PoolShape) -> int:
-    """Closed form of :func:`pack` for one shape on empty nodes: ``ceil(pods / per node)`` + headroom, bounded.
-
-    Raises ValueError if the pod may not run on the pool. Pods beyond ``max_nodes`` are not
-    reported here; :func:`pack` reports them.
-    """
-    why = eligible(pod, pool)
-    if why is not None:
-        raise ValueError(why)
-    need = math.ceil(pods / pods_per_node(pod, pool))
-    return min(max(need + pool.headroom_nodes, pool.min_nodes), pool.max_nodes)

@@ -6,7 +6,8 @@ recommendation). Windows start ``lead_s`` before the event itself, the target's 
 the extra pods are Ready when the event begins.
 
 * :func:`cron_windows` — the occurrences of a :class:`~forecastscale.config_events.CronEvent` in a span
-  (APScheduler computes them in the event's time zone, so 09:00 local stays 09:00 local across DST).
+  (:mod:`forecastscale.cron` computes them in the event's time zone, so 09:00 local stays 09:00 local
+  across DST).
 * announced (webhook) events are booked in :mod:`forecastscale.policy.event_book` and reach the
   policy as windows (:attr:`~forecastscale.types.Observation.events`).
 * :func:`floor` — the combined floor at an instant: the highest of the active windows' floors.
@@ -22,8 +23,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from forecastscale.config import Target
-from forecastscale.config_events import CronEvent, zone
-from forecastscale.types import Observation, Window
+from forecastscale.config_events import CronEvent
+from forecastscale.cron import zone
+from forecastscale.types import Observation, Source, Window
 
 # ceil() of base × multiplier that is an integer up to float noise (10 × 1.1) must not add a replica.
 _EPS = 1e-9
@@ -100,8 +102,8 @@ def event_floor(obs: Observation, target: Target, base_replicas: int, ahead_s: f
     return floor(windows, now, base_replicas) if windows else (0, None)
 
 
-def with_events(obs: Observation, target: Target, source: str, wanted: int,
-                candidates: dict[str, int]) -> tuple[str, int, str]:
+def with_events(obs: Observation, target: Target, source: Source, wanted: int,
+                candidates: dict[str, int]) -> tuple[Source, int, str]:
     """Step two of the combination, max(recommendations) → max(that, event floor): the winning
     source, the replicas, and a note for the message ("" when no event is in force).
     Adds ``candidates["event"]`` when an event is in force."""
@@ -110,5 +112,5 @@ def with_events(obs: Observation, target: Target, source: str, wanted: int,
         return source, wanted, ""
     candidates["event"] = replicas
     if replicas > wanted:
-        return "event", replicas, f"; floor {replicas} > {wanted}: {why}"
+        return Source.EVENT, replicas, f"; floor {replicas} > {wanted}: {why}"
     return source, wanted, f"; floor {replicas} ≤ {wanted}: {why}"

@@ -19,22 +19,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-
-@dataclass(frozen=True)
-class NodeHealth:
-    """One node as observed now: readiness, cordon, GPU count, indices (0-based) of unhealthy GPUs."""
-
-    node: str
-    pool: str
-    ready: bool
-    cordoned: bool
-    gpus: int
-    unhealthy_gpus: frozenset[int] = frozenset()
-
-    def __post_init__(self) -> None:
-        bad = sorted(i for i in self.unhealthy_gpus if not 0 <= i < self.gpus)
-        if self.gpus < 0 or bad:
-            raise ValueError(f"node {self.node}: {self.gpus} GPUs, unhealthy indices out of range: {bad}")
+from forecastscale.types import NodeHealth
 
 
 @dataclass(frozen=True)

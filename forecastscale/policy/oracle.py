@@ -2,19 +2,18 @@
 
 The physical lower bound on cost at zero under-provisioning: replicas at 100 % utilisation
 of the *actual* future demand, requested exactly one pod lead time ahead and kept while any
-demand in the lead window needs them; nodes likewise one node lead time ahead.
+demand in the lead window needs them; pods planned one node lead time ahead, which the fleet
+packs into nodes as for every policy.
 """
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from forecastscale.config import NodePool, Target
-from forecastscale.policy.nodes import pods_per_node
-from forecastscale.types import Decision, FloatArray, Observation
+from forecastscale.config import NodePool, Target, leads
+from forecastscale.policy.base import PolicyHistory
+from forecastscale.types import Decision, FloatArray, Observation, Source
 
 
 def _forward_max(x: FloatArray, steps: int) -> FloatArray:
@@ -28,17 +27,18 @@ class OraclePolicy:
     """Knows ``demand`` (per decision step, the whole run) in advance."""
 
     name = "oracle"
+    plans_nodes = True
 
     def __init__(self, target: Target, pool: NodePool, demand: FloatArray, decision_step_s: float) -> None:
+        lead = leads(target, pool)
         need = np.ceil(demand / target.capacity_per_replica - 1e-9)
         need = np.clip(need, target.min_replicas, target.max_replicas)
-        self.replicas = _forward_max(need, math.ceil(target.pod_startup_s / decision_step_s))
-        node_need = np.ceil(self.replicas / pods_per_node(pool, target.gpus_per_pod))
-        node_need = np.clip(node_need, pool.min_nodes, pool.max_nodes)
-        self.nodes = _forward_max(node_need, math.ceil(pool.node_startup_s / decision_step_s))
+        self.replicas = _forward_max(need, lead.steps(lead.pod_s, decision_step_s))
+        self.ahead = _forward_max(self.replicas, lead.steps(lead.node_s, decision_step_s))
 
-    def decide(self, obs: Observation) -> Decision:
-        """The precomputed just-in-time counts for this step."""
+    def decide(self, obs: Observation, history: PolicyHistory) -> tuple[Decision, PolicyHistory]:
+        """The precomputed just-in-time counts for this step (it keeps no history)."""
         i = len(obs.demand_history)
-        r, n = int(self.replicas[i]), int(self.nodes[i])
-        return Decision(r, n, "oracle", f"future demand needs {r} replicas, {n} nodes")
+        r, ahead = int(self.replicas[i]), int(self.ahead[i])
+        return Decision(replicas=r, source=Source.ORACLE, message=f"future demand needs {r} replicas, {ahead} "
+                        "within the node lead", pods_ahead=ahead), history

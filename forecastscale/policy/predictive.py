@@ -2,7 +2,8 @@
 
 Replicas cover the upper-quantile forecast over ``[t, t + pod_startup_s]`` (pods requested
 now are ready at the end of that span, and scale-down is immediate, so the count must hold
-for the whole span). Nodes cover it over ``[t, t + node_startup_s + pod_startup_s]``.
+for the whole span). Pods are planned over ``[t, t + node_startup_s + pod_startup_s]``
+(``pods_ahead``): the fleet packs them into node pools, so nodes asked for now hold them when Ready.
 The combination rule is ``max(reactive, forecast)`` and the winner is named in the reason.
 """
 
@@ -13,16 +14,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from forecastscale.config import Behavior, ForecastSettings, NodePool, ScalingPolicy, ScalingRules, Target
+from forecastscale.config import Behavior, ForecastSettings, NodePool, ScalingPolicy, ScalingRules, Target, leads
 from forecastscale.errors import NotEnoughHistory
 from forecastscale.forecasters import Forecaster, make_forecaster
 from forecastscale.forecasters.base import clip_outliers, correct_level_shift
 from forecastscale.forecasters.select import Chooser, calibrate
 from forecastscale.policy import behavior, rules
+from forecastscale.policy.base import PolicyHistory
 from forecastscale.policy.burst import BurstState, Sample, burst
 from forecastscale.policy.events import event_floor, with_events
-from forecastscale.policy.nodes import nodes_for
-from forecastscale.types import Decision, FloatArray, Observation
+from forecastscale.types import Decision, FloatArray, Observation, Outlook, Source
+
+MEDIAN = 0.5
 
 
 @dataclass(frozen=True)
@@ -172,7 +175,7 @@ class RollingForecast:
 def make_tape(target: Target, pool: NodePool, data_step_s: float, decision_step_s: float,
               quantiles: tuple[float, ...] = (), keep: int | None = None) -> ForecastTape:
     """The tape a predictive policy for ``target`` on ``pool`` fits with."""
-    lookahead = pool.node_startup_s + target.pod_startup_s
+    lookahead = leads(target, pool).total_s
     return ForecastTape(target.forecast, data_step_s, decision_step_s, lookahead, quantiles, keep)
 
 
@@ -183,23 +186,21 @@ def replicas_for(demand: float, target: Target) -> int:
 
 
 class PredictivePolicy:
-    """Forecast need at an upper quantile, floored by the HPA, then behaviour and bounds."""
+    """Forecast need at an upper quantile, floored by the HPA, then behaviour and bounds; pods planned over the
+    node lead (``pods_ahead``), which the fleet packs into node pools."""
 
     name = "predictive"
+    plans_nodes = True
 
     def __init__(self, target: Target, pool: NodePool, data_step_s: float, decision_step_s: float,
                  tape: ForecastTape | None = None, refit_phase_s: float = 0.0) -> None:
-        self.target = target
-        self.pool = pool
-        self.pod_steps = math.ceil(target.pod_startup_s / decision_step_s)
-        self.node_steps = math.ceil((pool.node_startup_s + target.pod_startup_s) / decision_step_s)
+        self.target, self.lead, self.step_s = target, leads(target, pool), decision_step_s
+        self.pod_steps = self.lead.steps(self.lead.pod_s, decision_step_s)
+        self.node_steps = self.lead.steps(self.lead.total_s, decision_step_s)
         own = make_tape(target, pool, data_step_s, decision_step_s)
         if tape is not None and not tape.compatible(own):
             raise ValueError("shared forecast tape was built with other fit settings")
         self.forecast = RollingForecast(tape or own, target.forecast.quantile, decision_step_s, refit_phase_s)
-        self.behavior = behavior.BehaviorHistory()  # explicit: the live loop persists and restores it
-        self.burst = BurstState()
-        self.surprise: float | None = None  # last completed step's demand / its forecast upper quantile
         # Panic mode (Knative): up at once to what is observed, never down while it lasts.
         self._panic_behavior = Behavior(
             scale_up=ScalingRules(stabilization_window_seconds=0, policies=(
@@ -207,58 +208,73 @@ class PredictivePolicy:
             scale_down=ScalingRules(stabilization_window_seconds=0, select_policy="Disabled",
                                     policies=(ScalingPolicy(type="Pods", value=1, period_seconds=1),)))
 
-    def _burst(self, obs: Observation, i: int) -> int | None:
-        """Replicas for the observed demand while in panic (None when calm); updates :attr:`surprise`."""
+    def _burst(self, obs: Observation, i: int, state: BurstState) -> tuple[int | None, float | None, BurstState]:
+        """Replicas for the observed demand while in panic (None when calm), the surprise, the next state."""
         t = self.target
         upper = self.forecast.value_at(i - 1, t.forecast.quantile) if len(obs.demand_history) else None
         if upper is None:
-            return None
+            return None, None, state
         sample = Sample(obs.t, float(obs.demand_history[-1]), upper, obs.queue)
-        result = burst([sample], t.burst, self.burst, queue_drain_s=t.max_wait_s or None)
-        self.burst, self.surprise = result.state, result.surprise
-        return replicas_for(result.need, t) if result.panic and result.need is not None else None
+        result = burst([sample], t.burst, state, queue_drain_s=t.max_wait_s or None)
+        need = replicas_for(result.need, t) if result.panic and result.need is not None else None
+        return need, result.surprise, result.state
 
-    def decide(self, obs: Observation) -> Decision:
-        """Replicas for the pod lead time and nodes for the node lead time."""
+    def decide(self, obs: Observation, history: PolicyHistory) -> tuple[Decision, PolicyHistory]:
+        """Replicas for the pod lead time, pods planned for the node lead time."""
         t = self.target
         i = obs.history_offset + len(obs.demand_history)
         rec = rules.recommend(obs, t)
-        reactive, why = rec.replicas, rec.message
+        reactive = rec.replicas
         pod_demand = self.forecast.window_max(obs.demand_history, i, self.pod_steps, obs.history_offset)
         candidates = {"reactive": reactive}
         ahead: dict[float, float] = {}
+        first = Source.RULE if t.metrics else Source.REACTIVE
         if pod_demand is None:
-            source, wanted, node_replicas = "reactive", reactive, reactive
-            detail = f"forecast unavailable ({self.forecast.error}); reactive {reactive} ({why})"
+            source, wanted, node_replicas = first, reactive, reactive
+            detail = f"forecast unavailable ({self.forecast.error}); reactive {reactive} ({rec.message})"
         else:
             node_demand = self.forecast.window_max(obs.demand_history, i, self.node_steps, obs.history_offset) or 0.0
-            ahead = {t.pod_startup_s: pod_demand, t.pod_startup_s + self.pool.node_startup_s: node_demand}
+            ahead = {self.lead.pod_s: pod_demand, self.lead.total_s: node_demand}
             forecast = replicas_for(pod_demand, t)
             candidates["forecast"] = forecast
-            source = "forecast" if forecast > reactive else "reactive"
+            source = Source.FORECAST if forecast > reactive else first
             wanted = max(forecast, reactive)
             node_replicas = max(replicas_for(node_demand, t), wanted)
-            q = t.forecast.quantile
-            detail = (f"max(forecast {forecast} [q{q:g} demand {pod_demand:.3g} over "
-                      f"{t.pod_startup_s:g} s], reactive {reactive}) = {wanted}")
-        panic = self._burst(obs, i)
+            detail = (f"max(forecast {forecast} [q{t.forecast.quantile:g} demand {pod_demand:.3g} over "
+                      f"{self.lead.pod_s:g} s], reactive {reactive}) = {wanted}")
+        panic, surprise, burst_state = self._burst(obs, i, history.burst)
         if panic is not None:
             candidates["burst"] = panic
-            detail += f"; panic: demand {obs.demand_history[-1]:.3g} is {self.surprise:.2g}× the forecast's q" \
+            detail += f"; panic: demand {obs.demand_history[-1]:.3g} is {surprise:.2g}× the forecast's q" \
                       f"{t.forecast.quantile:g} → {panic}"
             if panic >= wanted:  # panic's own behaviour (up at once, never down) is what acts now
-                source, wanted = "burst", panic
+                source, wanted = Source.BURST, panic
         source, wanted, note = with_events(obs, t, source, wanted, candidates)
         # Nodes asked for now are Ready node_startup_s later: they must hold the floor in force then.
-        node_replicas = max(node_replicas, wanted, event_floor(obs, t, wanted, self.pool.node_startup_s)[0])
-        detail += note
+        node_replicas = max(node_replicas, wanted, event_floor(obs, t, wanted, self.lead.node_s)[0])
         rules_now = self._panic_behavior if panic is not None else t.behavior
         norm = behavior.normalize(
-            wanted, obs.current_replicas, obs.t, self.behavior, rules_now, t.min_replicas, t.max_replicas
+            wanted, obs.current_replicas, obs.t, history.behavior, rules_now, t.min_replicas, t.max_replicas
         )
-        self.behavior = norm.history
-        nodes = max(nodes_for(norm.replicas, self.pool, t.gpus_per_pod),
-                    nodes_for(node_replicas, self.pool, t.gpus_per_pod))
-        reason = source if norm.limit is None else f"{source}/{norm.limit}"
-        return Decision(norm.replicas, nodes, reason, f"{detail} → {norm.replicas}; nodes {nodes}", candidates, ahead,
-                        max(norm.replicas, node_replicas))
+        ahead_pods = min(max(norm.replicas, node_replicas), t.max_replicas)
+        decision = Decision(replicas=norm.replicas, source=source, limits=norm.limits,
+                            message=f"{detail}{note} → {norm.replicas}; {ahead_pods} pods planned ahead",
+                            candidates=candidates, forecast=ahead, pods_ahead=ahead_pods,
+                            outlook=self._outlook(i), surprise=surprise, panic=panic is not None,
+                            model=self.model())
+        return decision, PolicyHistory(norm.history, burst_state)
+
+    def _outlook(self, i: int) -> tuple[Outlook, ...]:
+        """The current fit's forecast at the pod and node leads, median and configured quantile (where fit)."""
+        out = []
+        for horizon in (self.lead.pod_s, self.lead.total_s):
+            for q in sorted({MEDIAN, self.target.forecast.quantile}):
+                value = self.forecast.value_at(i + self.lead.steps(horizon, self.step_s), q)
+                if value is not None:
+                    out.append(Outlook(horizon_s=horizon, quantile=q, demand=value))
+        return tuple(out)
+
+    def model(self) -> str:
+        """The forecaster in use: the configured one, or ``auto``'s current choice."""
+        tape = self.forecast.tape
+        return tape.settings.model if tape.chooser is None else tape.chooser.alias_for_now()

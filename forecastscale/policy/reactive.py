@@ -1,37 +1,38 @@
-"""``reactive``: a Kubernetes HPA v2 on the target's metrics plus cluster-autoscaler nodes."""
+"""``reactive``: a Kubernetes HPA v2 on the target's metrics; nodes as a cluster autoscaler adds them (fleet)."""
 
 from __future__ import annotations
 
-from forecastscale.config import NodePool, Target
+from forecastscale.config import Target
 from forecastscale.policy import behavior, rules
+from forecastscale.policy.base import PolicyHistory
 from forecastscale.policy.events import with_events
-from forecastscale.policy.nodes import UnneededSince, cluster_autoscaler
-from forecastscale.types import Decision, Observation
+from forecastscale.types import Decision, Observation, Source
 
 
 class ReactivePolicy:
-    """HPA replica calculator per metric (largest wins) → behaviour (stabilisation, rate) → bounds; CA-like nodes."""
+    """HPA replica calculator per metric (largest wins) → event floor → behaviour (stabilisation, rate) → bounds.
+
+    Nodes are not planned ahead (``plans_nodes`` False): the fleet sizes pools for the pods that exist, as a
+    cluster autoscaler does, and removes a node once unneeded for the pool's ``scale_down_unneeded_s``.
+    """
 
     name = "reactive"
+    plans_nodes = False
 
-    def __init__(self, target: Target, pool: NodePool) -> None:
+    def __init__(self, target: Target) -> None:
         self.target = target
-        self.pool = pool
-        self.behavior = behavior.BehaviorHistory()  # explicit: the live loop persists it
-        self._nodes = UnneededSince()
 
-    def decide(self, obs: Observation) -> Decision:
-        """One HPA sync plus one cluster-autoscaler loop."""
+    def decide(self, obs: Observation, history: PolicyHistory) -> tuple[Decision, PolicyHistory]:
+        """One HPA sync."""
         t = self.target
         rec = rules.recommend(obs, t)
         candidates = {"reactive": rec.replicas}
-        source, raw, note = with_events(obs, t, "reactive", rec.replicas, candidates)
-        why = rec.message + note
+        # The default demand rule is the HPA's; a target's own metric rules are named "rule".
+        first = Source.RULE if t.metrics else Source.REACTIVE
+        source, raw, note = with_events(obs, t, first, rec.replicas, candidates)
         norm = behavior.normalize(
-            raw, obs.current_replicas, obs.t, self.behavior, t.behavior, t.min_replicas, t.max_replicas
+            raw, obs.current_replicas, obs.t, history.behavior, t.behavior, t.min_replicas, t.max_replicas
         )
-        self.behavior = norm.history
-        nodes, node_why, self._nodes = cluster_autoscaler(obs, self.pool, t.gpus_per_pod, self._nodes)
-        reason = source if norm.limit is None else f"{source}/{norm.limit}"
-        message = f"hpa {raw} ({why}) → {norm.replicas}; nodes: {node_why}"
-        return Decision(norm.replicas, nodes, reason, message, candidates)
+        decision = Decision(replicas=norm.replicas, source=source, limits=norm.limits,
+                            message=f"hpa {raw} ({rec.message}{note}) → {norm.replicas}", candidates=candidates)
+        return decision, PolicyHistory(norm.history, history.burst)

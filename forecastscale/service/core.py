@@ -1,11 +1,16 @@
 """One tick of the live service over every target and node pool, with leadership and the plan.
 
-A tick: read the clock once; if this replica just became leader, restore the persisted plan;
-per target (in a thread pool: the work is waiting on Prometheus and the API server) pull samples,
-read the scale, decide with the policy core or hold/fall back when data is missing; where a
-pool's ``max_nodes`` cannot hold what its targets want, share it out (guaranteed minima, then
-share × unmet demand); per target patch if leading, export and log one JSON line; then size node
-pools; then, if leading, save the plan.
+A tick is read → decide → act → export, as the backtest's step is simulate → decide → apply:
+
+* **read** (a thread pool: the work is waiting on Prometheus and the API server): the clock once;
+  per target its demand samples, queue and GPU queries and the scale subresource; per pool its
+  backend's scale and, with health checks, its unusable GPUs;
+* **decide**: :func:`forecastscale.policy.fleet.decide_fleet`, the very function the backtest calls —
+  every target's policy on the history this replica owns, placement with spill-over and sharing,
+  nodes per pool;
+* **act** (threads): per target, patch the workload if leading and the count differs; a scale event
+  enters the target's history only once the write succeeded; then each pool's backend;
+* **export**: metrics, one JSON line per target, and (if leading) the plan.
 
 A tick never dies of one bad input. Errors are contained per target and per pool: a 403 on one
 Deployment, a Prometheus outage, or a bug met by one target's data is logged, counted in
@@ -26,11 +31,12 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from forecastscale.actuators.base import Actuator, Outcome, ScaleState
-from forecastscale.actuators.errors import KubeApiError
 from forecastscale.config import Config
 from forecastscale.edge import shown
 from forecastscale.errors import ForecastscaleError, NotLeader, TemporaryError
-from forecastscale.policy.placement import share_pools
+from forecastscale.kube.errors import KubeApiError
+from forecastscale.policy.fleet import FleetDecision, FleetState, TargetInput, decide_fleet
+from forecastscale.policy.placement import Placement
 from forecastscale.service.events_api import EventStore
 from forecastscale.service.exports import export_capacity, log_outcome
 from forecastscale.service.health import HealthWatch
@@ -38,10 +44,10 @@ from forecastscale.service.leader import Elector
 from forecastscale.service.metrics import ServiceMetrics, error_kind
 from forecastscale.service.models import seed_models
 from forecastscale.service.persistence import PlanKeeper, PlanSink
-from forecastscale.service.pools import PoolOutcome, TargetOutcome, read_pools, size_pools
-from forecastscale.service.target import PoolView, Sampled, TargetRunner
+from forecastscale.service.pools import PoolOutcome, PoolView, TargetOutcome, read_pools, size_pools
+from forecastscale.service.target import Sampled, TargetRunner
 from forecastscale.sources.prometheus import PrometheusSource
-from forecastscale.types import Decision, Window
+from forecastscale.types import Decision, PoolState, Source, Window
 
 log = logging.getLogger("forecastscale.service")
 
@@ -66,20 +72,19 @@ class TickReport:
 T = TypeVar("T")
 
 
-def _name(d: TargetOutcome | _Decided) -> str:
-    return d.target if isinstance(d, TargetOutcome) else d.runner.target.name
-
-
 @dataclass(frozen=True)
-class _Decided:
-    """A target's decision this tick, before the pools are shared out and it is applied."""
+class _Read:
+    """What one target's read gave this tick: its input to the fleet decision and what it was built from."""
 
     runner: TargetRunner
-    decision: Decision
     scale: ScaleState
-    status: str
     sampled: Sampled
     side: dict[str, float]
+    input: TargetInput
+
+    @property
+    def name(self) -> str:
+        return self.runner.target.name
 
 
 class Service:
@@ -118,6 +123,8 @@ class Service:
         self.failed_ticks = 0  # consecutive ticks that raised
         self.last_tick_at: float | None = None  # clock() at the start of the last tick
         self.decided_tick = {t.name: 0 for t in config.targets}  # the last tick each target decided in
+        self.fleet = FleetState()  # the fleet decision's own memory (pools' last plans, unneeded timers)
+        self.placement = Placement(config)  # shapes and eligible pools, worked out once
 
     # --- leadership -------------------------------------------------------------------------------
     @property
@@ -176,26 +183,38 @@ class Service:
             self.keeper.restore(self.runners, self.events)
         may_patch = leader and self.keeper.restored
         self.metrics.leader.set(1 if leader else 0)
-        pools = read_pools(self.pool_actuators, self.metrics)
+        views = read_pools(self.pool_actuators, self.metrics)
         if self.health is not None:
             self.health.read(now)
         self._reachable.clear()
-        decided = list(self._pool.map(lambda r: self._contained(r.target.name, lambda: self._decide(r, now, pools)),
-                                      self.runners))
+        reads = list(self._pool.map(lambda r: self._contained(r.target.name, lambda: self._read(r, now)),
+                                    self.runners))
         self.prometheus_ok = any(self._reachable)
-        caps = share_pools(self.config, {d.runner.target.name: d.decision.replicas for d in decided
-                                         if isinstance(d, _Decided)}, self.health.lost() if self.health else None)
-        outcomes = list(self._pool.map(lambda d: self._contained(_name(d), lambda: self._finish(
-            d, caps, now, may_patch)), decided))
+        ok = [x for x in reads if isinstance(x, _Read)]
+        fleet, self.fleet = decide_fleet(self.placement, {x.name: x.runner.policy for x in ok},
+                                         {x.name: x.input for x in ok}, self._pool_states(views), self.fleet)
+        acted = list(self._pool.map(lambda x: self._contained(x.name, lambda: self._act(x, fleet, now, may_patch)),
+                                    ok))
+        outcomes = _in_order(self.runners, [x for x in reads if isinstance(x, TargetOutcome)] + acted)
         for o in outcomes:
-            if o.decision is not None:
+            if o.decision is not None and o.decision.source is not Source.HOLD and o.status != "error":
                 self.decided_tick[o.target] = self.ticks
-        pool_outcomes = size_pools(self.config, self.runners, outcomes, self.pool_actuators, pools, may_patch,
-                                   self.metrics, self.health.replacement_nodes() if self.health else None,
-                                   fence=self.keeper.fence)
+        pool_outcomes = size_pools(self.config, fleet, self.pool_actuators, views, may_patch, self.metrics,
+                                   self.keeper.fence)
         if may_patch:
             self.keeper.save(self.runners, self.events)
         return TickReport(now, leader, outcomes, pool_outcomes)
+
+    def _pool_states(self, views: Mapping[str, PoolView]) -> dict[str, PoolState]:
+        """Each pool as the fleet decision sees it: nodes as read (MachineDeployment pools), unusable GPUs."""
+        lost = self.health.lost() if self.health else {}
+        out = {}
+        for pool in self.config.node_pools:
+            view = views.get(pool.name) if pool.machine_deployment is not None else None
+            out[pool.name] = PoolState(ready=view.ready if view else 0, starting=view.starting if view else 0,
+                                       lost_gpus=lost.get(pool.name, 0), read=pool.name in views or
+                                       pool.name not in self.pool_actuators)
+        return out
 
     def _contained(self, name: str, step: Callable[[], T]) -> T | TargetOutcome:
         """``step()``, or an error outcome for target ``name`` if it raised anything: one target's bad input
@@ -212,18 +231,8 @@ class Service:
         limit = self.config.service.stale_after_ticks
         return [name for name, at in self.decided_tick.items() if self.ticks - at > limit]
 
-    def _finish(self, d: TargetOutcome | _Decided, caps: Mapping[str, tuple[int, str]], now: float,
-                may_patch: bool) -> TargetOutcome:
-        """Act on a decision (cut first if its pool is full and shared); outcomes already final pass."""
-        if isinstance(d, TargetOutcome):
-            return d
-        decision = d.decision
-        cap = caps.get(d.runner.target.name)
-        if cap is not None:
-            decision = d.runner.capped(now, decision, d.scale.spec_replicas, *cap)
-        return self._act(d.runner, decision, d.scale, now, may_patch, d.status, d.sampled, d.side)
-
-    def _decide(self, r: TargetRunner, now: float, pools: Mapping[str, PoolView]) -> TargetOutcome | _Decided:
+    def _read(self, r: TargetRunner, now: float) -> TargetOutcome | _Read:
+        """One target's samples, side queries and scale; its input to the fleet decision."""
         name = r.target.name
         sampled = self._sample(r, now)
         side = self._side(r, now)
@@ -234,17 +243,9 @@ class Service:
         self.metrics.current.labels(name).set(scale.spec_replicas)
         self.metrics.degraded.labels(name).set(0 if sampled.demand is not None else 1)
         export_capacity(self.metrics, r.target, scale, sampled.demand, self.config.service.tick_s)
-        if sampled.demand is None:
-            decision = r.fallback(scale, self.config.service.fallback_after_ticks, sampled.problem or "no data")
-            if decision is None:
-                outcome = TargetOutcome(name, "degraded", "held", None, scale.spec_replicas, r.last,
-                                        f"{sampled.problem}; holding {scale.spec_replicas} ({r.failures} ticks)")
-                log_outcome(outcome, side)
-                return outcome
-        else:
-            decision = r.decide(now, scale, pools.get(r.pool.name, PoolView()), self._events_for(r, now), side)
-        status = "ok" if sampled.demand is not None else "degraded"
-        return _Decided(r, decision, scale, status, sampled, side)
+        events = self._events_for(r, now)
+        r.export_events(now, events)
+        return _Read(r, scale, sampled, side, r.input(now, scale, sampled, events, side))
 
     def _sample(self, r: TargetRunner, now: float) -> Sampled:
         try:
@@ -265,29 +266,37 @@ class Service:
             log.warning("target %s: queue/GPU query: %s", r.target.name, exc)
             return {}
 
-    def _act(self, r: TargetRunner, decision: Decision, scale: ScaleState, now: float, may_patch: bool,
-             status: str, sampled: Sampled, side: dict[str, float]) -> TargetOutcome:
-        """Patch if this replica may and the count differs; export and log the outcome."""
-        name = r.target.name
+    def _act(self, x: _Read, fleet: FleetDecision, now: float, may_patch: bool) -> TargetOutcome:
+        """Patch if this replica may and the count differs; record the scale event once made; export and log."""
+        name, current = x.name, x.scale.spec_replicas
+        decision, history = fleet.targets[name], fleet.histories[name]
         for source, replicas in decision.candidates.items():
             self.metrics.desired.labels(name, source).set(replicas)
         self.metrics.desired.labels(name, "final").set(decision.replicas)
-        action = "unchanged" if decision.replicas == scale.spec_replicas else "standby"
-        if action == "standby" and not may_patch:
-            r.not_applied(now)
-        elif action == "standby":
+        status = "ok" if x.input.missing_ticks == 0 else "degraded"
+        if name in fleet.errors:
+            self.metrics.errors.labels("internal").inc()
+            log.error("target %s: the policy raised, holding: %s", name, fleet.errors[name])
+            status = "error"
+        action, change = ("held" if decision.source is Source.HOLD else "unchanged"), 0
+        if decision.replicas != current and not may_patch:
+            action = "standby"
+        elif decision.replicas != current:
             try:
-                result = r.apply(decision.replicas, self.keeper.fence)
+                result = x.runner.apply(decision.replicas, self.keeper.fence)
             except ForecastscaleError as exc:  # API errors, and NotLeader: fenced right before the write
-                r.not_applied(now)
-                outcome = self._failed(name, exc, sampled.demand, decision, scale.spec_replicas)
-                log_outcome(outcome, side)
+                x.runner.settle(now, decision, history, 0)
+                outcome = self._failed(name, exc, x.sampled.demand, decision, current)
+                log_outcome(outcome, x.side)
                 return outcome
             action = "dry-run" if result.outcome is Outcome.DRY_RUN else result.outcome.value
+            change = decision.replicas - result.from_replicas if result.outcome is not Outcome.UNCHANGED else 0
             if result.changed:
                 self.metrics.patches.labels("replicas").inc()
-        outcome = TargetOutcome(name, status, action, sampled.demand, scale.spec_replicas, decision)
-        log_outcome(outcome, side)
+        x.runner.settle(now, decision, history, change)
+        outcome = TargetOutcome(name, status, action, x.sampled.demand, current, decision,
+                                fleet.errors.get(name))
+        log_outcome(outcome, x.side)
         return outcome
 
     def _failed(self, name: str, exc: ForecastscaleError, demand: float | None, decision: Decision | None = None,
@@ -302,3 +311,9 @@ class Service:
     def close(self) -> None:
         """Stop the worker threads."""
         self._pool.shutdown(wait=True)
+
+
+def _in_order(runners: list[TargetRunner], outcomes: list[TargetOutcome]) -> list[TargetOutcome]:
+    """``outcomes`` in the config's target order."""
+    by_name = {o.target: o for o in outcomes}
+    return [by_name[r.target.name] for r in runners if r.target.name in by_name]

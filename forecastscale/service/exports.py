@@ -10,6 +10,7 @@ from forecastscale.actuators.base import ScaleState
 from forecastscale.config import Target
 from forecastscale.service.metrics import ServiceMetrics
 from forecastscale.service.pools import TargetOutcome
+from forecastscale.types import underprovisioned
 
 decisions_log = logging.getLogger("forecastscale.decisions")
 
@@ -24,8 +25,9 @@ def export_capacity(metrics: ServiceMetrics, target: Target, scale: ScaleState, 
     under = metrics.under_s.labels(name)  # the series exists from the first tick, at 0
     if demand is None:
         return  # no sample: neither under- nor over-provisioned is known
-    metrics.under.labels(name).set(1 if demand > capacity + 1e-9 else 0)
-    if demand > capacity + 1e-9:
+    short = bool(underprovisioned(demand, capacity))
+    metrics.under.labels(name).set(1 if short else 0)
+    if short:
         under.inc(tick_s)
 
 
@@ -34,7 +36,7 @@ def log_outcome(o: TargetOutcome, side: Mapping[str, float]) -> None:
     d = o.decision
     record = {
         "target": o.target, "status": o.status, "action": o.action, "demand": o.demand, "current": o.current,
-        "desired": d.replicas if d else None, "nodes": d.nodes if d else None,
+        "desired": d.replicas if d else None, "pods_ahead": d.pods_ahead if d else None,
         "reason": d.reason if d else None, "candidates": dict(d.candidates) if d else {},
         "forecast": {f"{h:g}s": round(v, 4) for h, v in d.forecast.items()} if d else {},
         **side, "message": o.error or (d.message if d else ""),

@@ -16,8 +16,9 @@ from dataclasses import replace
 
 from forecastscale.config import Config
 from forecastscale.errors import ForecastscaleError
-from forecastscale.policy.gpuhealth import Capacity, HealthMemory, NodeHealth, update
+from forecastscale.policy.gpuhealth import Capacity, HealthMemory, update
 from forecastscale.service.metrics import ServiceMetrics, error_kind
+from forecastscale.types import NodeHealth
 
 log = logging.getLogger("forecastscale.service")
 

@@ -26,8 +26,8 @@ from typing import NamedTuple, Protocol
 
 from kubernetes import client
 
-from forecastscale.actuators._retry import call
-from forecastscale.actuators.errors import KubeApiError, NotFound
+from forecastscale.kube.calls import call
+from forecastscale.kube.errors import KubeApiError, NotFound
 
 log = logging.getLogger("forecastscale.leader")
 

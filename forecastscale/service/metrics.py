@@ -46,8 +46,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from forecastscale.actuators.errors import KubeApiError
 from forecastscale.errors import NotLeader, PermanentError
+from forecastscale.kube.errors import KubeApiError
 
 TICK_BUCKETS_S = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 

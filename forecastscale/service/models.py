@@ -49,7 +49,7 @@ def _seed_one(r: TargetRunner, directory: Path) -> int:
     if not path.exists():
         log.info("target %s: no artifact at %s; selecting on live history", name, path)
         return 0
-    expected = selection_settings(r.target.forecast, r.pool.node_startup_s + r.target.pod_startup_s)
+    expected = selection_settings(r.target.forecast, r.lead.total_s)
     artifact = load(path, known_models=MODELS, target=r.target.name, expected=expected)
     if not r.seed_model(Selection(artifact.model, {}, f"trained {artifact.created}: {artifact.reason}",
                                   artifact.shift)):

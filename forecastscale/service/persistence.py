@@ -20,10 +20,11 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any, Protocol
 
-from forecastscale.actuators.errors import Conflict
 from forecastscale.errors import ForecastscaleError, NotLeader
+from forecastscale.kube.errors import Conflict
 from forecastscale.policy.event_book import EventBook
 from forecastscale.service.events_api import EventStore, NotPersisted
 from forecastscale.service.metrics import ServiceMetrics
@@ -92,7 +93,8 @@ class PlanKeeper:
             for r in runners:
                 if (saved := decoded.targets.get(r.target.name)) is not None:
                     last = decoded.last.get(r.target.name)
-                    r.policy.behavior = merged(r.policy.behavior, saved, None if last is None else (now, last))
+                    r.history = replace(r.history, behavior=merged(r.history.behavior, saved,
+                                                                   None if last is None else (now, last)))
             events.replace(events.book.merge(decoded.book))
             self._targets = {name: history_entry(h, decoded.last.get(name)) for name, h in decoded.targets.items()}
             self.version, self.restored = snapshot.version, True

@@ -7,7 +7,7 @@ sends that version back, so the API server refuses (409) a write based on anythi
 plan. That version is the leader's fencing token: a former leader that wakes up with an old version
 cannot overwrite its successor's plan, and a 409 is never "re-read and write anyway" — the caller
 re-reads and merges (:class:`forecastscale.service.persistence.PlanKeeper`). API failures are the
-typed errors of :mod:`forecastscale.actuators.errors`.
+typed errors of :mod:`forecastscale.kube.errors`.
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from typing import Any
 
 from kubernetes import client
 
-from forecastscale.actuators._retry import call
-from forecastscale.actuators.errors import NotFound
 from forecastscale.edge import strict_json
 from forecastscale.errors import PermanentError
+from forecastscale.kube.calls import call
+from forecastscale.kube.errors import NotFound
 
 # A ConfigMap holds at most 1 MiB (etcd's object limit), metadata included: refuse well before that.
 MAX_PLAN_BYTES = 900 * 1024
@@ -114,7 +114,7 @@ class PlanStore:
         """Create the ConfigMap (``version`` None) or replace it if it is still at ``version``; the new version.
 
         Raises :class:`PlanTooLarge` before any request if the JSON exceeds ``MAX_PLAN_BYTES``;
-        :class:`~forecastscale.actuators.errors.Conflict` (409) if the ConfigMap was created or changed by
+        :class:`~forecastscale.kube.errors.Conflict` (409) if the ConfigMap was created or changed by
         anyone since ``version`` — never retried here: the caller must re-read and merge; other typed API
         errors at once.
         """

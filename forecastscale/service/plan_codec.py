@@ -44,7 +44,7 @@ class Decoded:
 
 def plan_entry(runner: TargetRunner) -> dict[str, Any]:
     """One target's entry: behaviour history as ``[[t, n], …]`` and the last decided replicas."""
-    h = runner.policy.behavior
+    h = runner.history.behavior
     return {
         "recommendations": [[t, n] for t, n in h.recommendations],
         "events": [[t, n] for t, n in h.events],

@@ -3,7 +3,11 @@
 Rules (each counted in :class:`TraceReport`, never applied silently):
 
 * a header row is required; its first two names must be ``timestamp`` and ``value``; further named
-  columns (a host, a label) are allowed and ignored, and every row must have as many fields as the header;
+  columns are allowed, and every row must have as many fields as the header. Of them, ``queue`` (requests
+  waiting) and ``gpu_utilisation`` (%) are kept (:data:`COLUMNS`; the backtest feeds them to the queue and
+  GPU-utilisation rules) and read like ``value`` — numbers, missing when empty, NaN, infinite or negative,
+  then filled by the same interpolation (``columns_filled`` counts slots filled per column); the others
+  (a host, a label) are ignored;
 * the file is UTF-8 (a byte-order mark is accepted);
 * timestamps are ISO-8601 (a zone offset is honoured; no offset means UTC) or epoch seconds, between
   1990 and 2200 (:data:`forecastscale.edge.EARLIEST_S`/``LATEST_S``); epoch *milliseconds* are refused
@@ -26,12 +30,14 @@ from __future__ import annotations
 
 import csv
 import math
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from forecastscale.edge import epoch, escaped, shown
 from forecastscale.errors import TraceError
@@ -39,6 +45,7 @@ from forecastscale.types import FloatArray
 
 MIN_SAMPLES = 3
 MAX_SLOTS = 5_000_000  # grid slots: 9.5 years of 1-min steps; 40 MB a float64 array
+COLUMNS = ("queue", "gpu_utilisation")  # extra header columns kept, besides value
 
 
 @dataclass(frozen=True)
@@ -52,14 +59,16 @@ class TraceReport:
     negative_values: int
     zero_values: int
     filled_slots: int
+    columns_filled: Mapping[str, int] = field(default_factory=dict)  # per kept extra column: slots filled
 
     def summary(self) -> str:
         """One human line, e.g. for a log or the CLI."""
+        extra = "".join(f"; {name}: {n} slots filled" for name, n in self.columns_filled.items())
         return (
             f"{self.rows} rows; {self.unsorted_rows} out of order, {self.duplicates} duplicate, "
             f"{self.missing_values} missing, {self.negative_values} negative, "
             f"{self.zero_values} zero values; "
-            f"{self.filled_slots} slots filled by interpolation"
+            f"{self.filled_slots} slots filled by interpolation{extra}"
         )
 
 
@@ -72,6 +81,7 @@ class Trace:
     step_s: float
     values: FloatArray
     report: TraceReport
+    columns: Mapping[str, FloatArray] = field(default_factory=dict)  # kept extra columns, on the same grid
 
     @property
     def duration_s(self) -> float:
@@ -105,42 +115,59 @@ def parse_value(text: str) -> float:
     return math.nan if text == "" else float(text)
 
 
-def _parse_row(row: list[str], width: int) -> tuple[float, float]:
-    """``(epoch_s, value)`` of one data row of ``width`` fields; ValueError saying what is wrong."""
+def _number(row: list[str], index: int, name: str) -> float:
+    try:
+        return parse_value(row[index])
+    except ValueError:
+        label = "" if name == "value" else f"{name} "
+        raise ValueError(f"{label}not a number: {shown(row[index])}") from None
+
+
+def _parse_row(row: list[str], width: int, kept: Mapping[str, int]) -> tuple[float, float, list[float]]:
+    """``(epoch_s, value, kept columns' values)`` of one data row of ``width`` fields; ValueError saying what is
+    wrong."""
     if len(row) != width:
         want = "'timestamp,value'" if width == 2 else f"{width} fields like the header"
         raise ValueError(f"expected {want}, got {len(row)} field(s): {shown(','.join(row))}")
     t = _parse_time(row[0])
-    try:
-        return t, parse_value(row[1])
-    except ValueError:
-        raise ValueError(f"not a number: {shown(row[1])}") from None
+    return t, _number(row, 1, "value"), [_number(row, i, name) for name, i in kept.items()]
 
 
-def _read_rows(path: Path) -> tuple[list[float], list[float], list[int]]:
-    """Times (epoch s), values and line numbers of the data rows of ``path``."""
-    times: list[float] = []
-    values: list[float] = []
-    lines: list[int] = []
+@dataclass
+class _Rows:
+    """The data rows read so far: times (epoch s), values, kept columns' values, line numbers."""
+
+    times: list[float] = field(default_factory=list)
+    values: list[float] = field(default_factory=list)
+    columns: dict[str, list[float]] = field(default_factory=dict)
+    lines: list[int] = field(default_factory=list)
+
+
+def _read_rows(path: Path) -> _Rows:
+    """The data rows of ``path``."""
+    out = _Rows()
     try:
         with path.open(newline="", encoding="utf-8-sig") as fh:
             reader = csv.reader(fh)
-            width = _check_header(path, _next_row(reader, path))
+            width, kept = _check_header(path, _next_row(reader, path))
+            out.columns = {name: [] for name in kept}
             while (row := _next_row(reader, path)) is not None:
                 if not row or all(not f.strip() for f in row):
                     continue
-                if len(times) >= MAX_SLOTS:
+                if len(out.times) >= MAX_SLOTS:
                     raise TraceError(f"{path}:{reader.line_num}: more than {MAX_SLOTS:,} data rows")
                 try:
-                    t, v = _parse_row(row, width)
+                    t, v, extra = _parse_row(row, width, kept)
                 except ValueError as exc:
                     raise TraceError(f"{path}:{reader.line_num}: {exc}") from None
-                times.append(t)
-                values.append(v)
-                lines.append(reader.line_num)
+                out.times.append(t)
+                out.values.append(v)
+                for name, x in zip(kept, extra, strict=True):
+                    out.columns[name].append(x)
+                out.lines.append(reader.line_num)
     except (OSError, ValueError) as exc:  # ValueError: a path with a NUL byte
         raise TraceError(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from exc
-    return times, values, lines
+    return out
 
 
 def _next_row(reader: Any, path: Path) -> list[str] | None:
@@ -154,14 +181,18 @@ def _next_row(reader: Any, path: Path) -> list[str] | None:
         raise TraceError(f"{path}:{reader.line_num}: not a text CSV file: {escaped(str(exc), 200)}") from exc
 
 
-def _check_header(path: Path, header: list[str] | None) -> int:
-    """The header's field count, after checking that it starts with ``timestamp,value``."""
+def _check_header(path: Path, header: list[str] | None) -> tuple[int, dict[str, int]]:
+    """The header's field count and the index of each kept column (:data:`COLUMNS`), after checking that it
+    starts with ``timestamp,value`` and names no kept column twice."""
     if header is None:
         raise TraceError(f"{path}:1: empty file; expected a 'timestamp,value' header")
-    names = [h.strip().lower() for h in header[:2]]
-    if names != ["timestamp", "value"]:
+    names = [h.strip().lower() for h in header]
+    if names[:2] != ["timestamp", "value"]:
         raise TraceError(f"{path}:1: header must start with 'timestamp,value', got {shown(','.join(header))}")
-    return len(header)
+    twice = [n for n in COLUMNS if names.count(n) > 1]
+    if twice:
+        raise TraceError(f"{path}:1: column {twice[0]!r} named more than once in the header")
+    return len(header), {n: names.index(n) for n in COLUMNS if n in names}
 
 
 def _step(sorted_times: FloatArray, path: Path) -> float:
@@ -173,11 +204,24 @@ def _step(sorted_times: FloatArray, path: Path) -> float:
     return float(np.median(positive))
 
 
+def _column(name: str, column: str, raw: FloatArray, slot: npt.NDArray[np.int64],
+            n_slots: int) -> tuple[FloatArray, int]:
+    """A kept column on the grid (``raw`` already sorted and cut like the values), with missing slots filled as
+    the values' are, and how many were filled; TraceError if it holds no valid value."""
+    grid = np.full(n_slots, np.nan)
+    grid[slot] = np.where(np.isfinite(raw) & (raw >= 0), raw, np.nan)
+    valid = ~np.isnan(grid)
+    if not valid.any():
+        raise TraceError(f"{name}: column {column!r} holds no valid (finite, non-negative) value")
+    idx = np.arange(n_slots)
+    return np.interp(idx, idx[valid], grid[valid]), int((~valid).sum())
+
+
 def regularise(name: str, times: FloatArray, values: FloatArray, origin_s: float, step_s: float,
-               n_slots: int) -> Trace:
+               n_slots: int, columns: Mapping[str, FloatArray] | None = None) -> Trace:
     """Samples at epoch ``times`` → a regular grid of ``n_slots`` steps from ``origin_s``, with the
-    module's rules applied and counted. Raises :class:`TraceError` when too little is valid or the grid
-    would exceed :data:`MAX_SLOTS`."""
+    module's rules applied and counted (``columns``: kept extra columns, one value per sample, gridded
+    alike). Raises :class:`TraceError` when too little is valid or the grid would exceed :data:`MAX_SLOTS`."""
     if not 0 < n_slots <= MAX_SLOTS:
         raise TraceError(f"{name}: a grid of {n_slots:,} slots of {step_s:g} s (at most {MAX_SLOTS:,})")
     values = np.where(np.isinf(values), np.nan, values)  # ±Inf carries no demand figure: missing
@@ -187,6 +231,8 @@ def regularise(name: str, times: FloatArray, values: FloatArray, origin_s: float
     slot = np.rint((times - origin_s) / step_s).astype(np.int64)
     inside = (slot >= 0) & (slot < n_slots)  # a source may answer a little beyond the range asked
     slot, values = slot[inside], values[inside]
+    kept = {c: _column(name, c, np.asarray(col, dtype=np.float64)[order][inside], slot, n_slots)
+            for c, col in (columns or {}).items()}
     grid = np.full(n_slots, np.nan)
     grid[slot] = values  # fancy assignment: the last write wins on a duplicate slot
     grid[grid < 0] = np.nan
@@ -203,10 +249,11 @@ def regularise(name: str, times: FloatArray, values: FloatArray, origin_s: float
         negative_values=int(np.sum(values < 0)),
         zero_values=int(np.sum(values == 0)),
         filled_slots=int((~valid).sum()),
+        columns_filled={c: filled for c, (_, filled) in kept.items()},
     )
     start = datetime.fromtimestamp(origin_s, tz=UTC)
     return Trace(name=name, start=start, step_s=step_s, values=np.interp(idx, idx[valid], grid[valid]),
-                 report=report)
+                 report=report, columns={c: grid_values for c, (grid_values, _) in kept.items()})
 
 
 def _check_slots(path: Path, times: FloatArray, lines: list[int], step: float) -> int:
@@ -225,11 +272,13 @@ def _check_slots(path: Path, times: FloatArray, lines: list[int], step: float) -
 
 def load_trace(path: Path) -> Trace:
     """Load ``path`` as a regular series, applying and counting the module's rules."""
-    raw_times, raw_values, lines = _read_rows(path)
-    if len(raw_times) < MIN_SAMPLES:
-        raise TraceError(f"{path}: {len(raw_times)} data rows; need at least {MIN_SAMPLES}")
-    times = np.asarray(raw_times, dtype=np.float64)
+    rows = _read_rows(path)
+    if len(rows.times) < MIN_SAMPLES:
+        raise TraceError(f"{path}: {len(rows.times)} data rows; need at least {MIN_SAMPLES}")
+    times = np.asarray(rows.times, dtype=np.float64)
     step = _step(np.sort(times), path)
-    n_slots = _check_slots(path, times, lines, step)
-    trace = regularise(str(path), times, np.asarray(raw_values, dtype=np.float64), float(times.min()), step, n_slots)
+    n_slots = _check_slots(path, times, rows.lines, step)
+    columns = {c: np.asarray(v, dtype=np.float64) for c, v in rows.columns.items()}
+    trace = regularise(str(path), times, np.asarray(rows.values, dtype=np.float64), float(times.min()), step,
+                       n_slots, columns)
     return replace(trace, name=path.name)  # errors above name the full path; the trace, the file

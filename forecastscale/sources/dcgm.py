@@ -19,7 +19,6 @@ from datetime import UTC, datetime
 from forecastscale.sources.prometheus import PrometheusSource
 
 NODE_LABELS = ("Hostname", "node", "kubernetes_node")
-DEFAULT_QUERY = "DCGM_FI_DEV_XID_ERRORS > 0"
 MAX_NODE_CHARS = 253  # a Kubernetes node name is a DNS subdomain
 # str.isdigit() also takes "²" (int() refuses it) and 5,000 digits (int() refuses those too).
 _GPU_INDEX = re.compile(r"[0-9]{1,3}")

@@ -19,9 +19,9 @@ from typing import Any
 
 from kubernetes import client
 
-from forecastscale.actuators._retry import call
 from forecastscale.errors import TemporaryError
-from forecastscale.policy.gpuhealth import NodeHealth
+from forecastscale.kube.calls import call
+from forecastscale.types import NodeHealth
 
 GPU_RESOURCE = "nvidia.com/gpu"
 ANNOTATION = "forecastscale.io/unhealthy-gpus"
@@ -59,7 +59,7 @@ class NodeLister:
         self._timeout, self._page = request_timeout_s, page_size
 
     def list_pool_nodes(self, pool: str, labels: Mapping[str, str]) -> list[NodeHealth]:
-        """Every node carrying ``labels`` as pool ``pool``'s; typed errors as the actuators raise."""
+        """Every node carrying ``labels`` as pool ``pool``'s; failures as :mod:`forecastscale.kube.errors`."""
         selector = ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
         out: list[NodeHealth] = []
         token: str | None = None

@@ -109,7 +109,7 @@ def wall_clock_at_history_end(monkeypatch: pytest.MonkeyPatch) -> None:
         def now(cls, tz: tzinfo | None = None) -> Frozen:
             return cls.fromtimestamp(at.timestamp(), tz)
 
-    monkeypatch.setattr("forecastscale.cli_tune.datetime", Frozen)
+    monkeypatch.setattr("forecastscale.cli.tune.datetime", Frozen)
 
 
 @contextmanager

@@ -8,7 +8,8 @@ import pytest
 from pydantic import ValidationError
 
 from forecastscale.config import format_validation_error
-from forecastscale.config_events import BurstSettings, CronEvent, EventRequest, apscheduler_crontab
+from forecastscale.config_events import BurstSettings, CronEvent, EventRequest
+from forecastscale.cron import canonical
 
 
 def problems(model: type[Any], data: dict[str, Any]) -> list[str]:
@@ -70,8 +71,8 @@ def test_the_error_is_a_value_error_naming_the_value() -> None:
     ("0 9 * * 1-5/2", "0 9 * * mon,wed,fri"),
     ("0   9 1 * *", "0 9 1 * *"),
 ], ids=["weekdays", "weekend", "every-second-day", "range-step", "spaces"])
-def test_weekdays_are_translated_to_names_for_apscheduler(expr: str, expected: str) -> None:
-    assert apscheduler_crontab(expr) == expected
+def test_weekdays_are_translated_to_names_for_the_calculator(expr: str, expected: str) -> None:
+    assert canonical(expr) == expected
 
 
 REQUEST = {"target": "llm", "start": "2026-03-09T09:00:00-04:00", "duration_s": 600, "multiplier": 2,

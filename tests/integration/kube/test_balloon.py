@@ -9,8 +9,8 @@ from kubernetes import client
 
 from forecastscale.actuators import Actuator, Outcome, ScaleState
 from forecastscale.actuators.balloon import BalloonPool
-from forecastscale.actuators.errors import Conflict, Forbidden, Rejected, TooManyRequests
 from forecastscale.errors import PermanentError
+from forecastscale.kube.errors import Conflict, Forbidden, Rejected, TooManyRequests
 from tests.integration.kube.apiserver import Fault, ScaleApiDouble
 from tests.integration.kube.conftest import FakeSleep
 

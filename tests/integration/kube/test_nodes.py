@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from kubernetes import client
 
-from forecastscale.actuators.errors import Forbidden
+from forecastscale.kube.errors import Forbidden
 from forecastscale.sources.kube_nodes import NodeLister
 from tests.integration.kube.apiserver import Fault, ScaleApiDouble
 

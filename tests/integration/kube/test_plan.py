@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from forecastscale.actuators.errors import Conflict, Forbidden, Unavailable
 from forecastscale.errors import PermanentError, TemporaryError
+from forecastscale.kube.errors import Conflict, Forbidden, Unavailable
 from forecastscale.service.plan import MAX_PLAN_BYTES, PlanCorrupt, PlanSnapshot, PlanStore, PlanTooLarge
 from tests.integration.kube.apiserver import Fault, ScaleApiDouble
 

@@ -9,9 +9,9 @@ from kubernetes import client
 
 from forecastscale.actuators import Actuator, Outcome
 from forecastscale.actuators.capi import MachineDeploymentScale
-from forecastscale.actuators.errors import Conflict, Forbidden, NotFound, TooManyRequests, Unavailable
 from forecastscale.actuators.kubernetes import ScaleSubresource
 from forecastscale.errors import PermanentError, TemporaryError
+from forecastscale.kube.errors import Conflict, Forbidden, NotFound, TooManyRequests, Unavailable
 from tests.integration.kube.apiserver import Fault, ScaleApiDouble
 from tests.integration.kube.conftest import FakeSleep
 

@@ -11,6 +11,7 @@ import numpy as np
 import yaml
 
 from forecastscale.config import Config, parse_config
+from forecastscale.policy.base import PolicyHistory
 from forecastscale.policy.predictive import PredictivePolicy
 from forecastscale.service.history import DemandHistory
 from forecastscale.types import Decision, Observation
@@ -52,8 +53,9 @@ def backtest_decision(prom: PrometheusServer, config: Config, at: datetime, curr
     idx = [((k + 1) * TICK_S - start_s) // prom.step_s for k in range(first, newest + 1)]
     values = np.array([prom.written[target.name][i] for i in idx])
     policy = PredictivePolicy(target, config.pool_for(target), TICK_S, TICK_S)
-    obs = Observation(at.timestamp(), TICK_S, values, current, current, 0, 0, 0, 0, history_offset=first)
-    return policy.decide(obs)
+    obs = Observation(t=at.timestamp(), step_s=TICK_S, demand_history=values, current_replicas=current,
+                      ready_replicas=current, history_offset=first)
+    return policy.decide(obs, PolicyHistory())[0]
 
 
 def load(data: dict[str, Any]) -> Config:

@@ -103,7 +103,7 @@ def test_prometheus_down_holds_then_falls_back_then_recovers(
     assert sample(service, "forecastscale_degraded", target="chat") == 0
     runner = service.runners[0]
     newest = math.floor(clock.now / TICK_S) - 1
-    assert runner.history.end == newest + 1 and not np.isnan(runner.history.values[-13:]).any()
+    assert runner.samples.end == newest + 1 and not np.isnan(runner.samples.values[-13:]).any()
     service.close()
 
 

@@ -1,4 +1,4 @@
-"""balloon_pods_for (nodes of headroom → balloon pods) and BalloonPool's settings and bodies, without a server."""
+"""BalloonPool's settings and bodies, without a server."""
 
 from __future__ import annotations
 
@@ -8,35 +8,7 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from forecastscale.actuators.balloon import BalloonPool, balloon_pods_for
-
-
-@pytest.mark.parametrize(("headroom_nodes", "gpus_per_node", "gpus_per_pod", "pods"), [
-    pytest.param(0, 8, 8, 0, id="no-headroom"),
-    pytest.param(3, 8, 8, 3, id="whole-node-balloons"),
-    pytest.param(2, 8, 1, 16, id="one-gpu-balloons"),
-    pytest.param(2, 8, 4, 4, id="half-node-balloons"),
-    pytest.param(1, 8, 3, 2, id="uneven-floor-per-node"),  # not ceil(8 / 3) = 3: that would need a second node
-    pytest.param(5, 8, 3, 10, id="uneven-many-nodes"),  # not ceil(40 / 3) = 14 pods
-    pytest.param(4, 1, 1, 4, id="single-gpu-nodes"),
-])
-def test_pods_per_whole_node(headroom_nodes: int, gpus_per_node: int, gpus_per_pod: int, pods: int) -> None:
-    assert balloon_pods_for(headroom_nodes, gpus_per_node, gpus_per_pod) == pods
-
-
-@pytest.mark.parametrize(("args", "message"), [
-    pytest.param((-1, 8, 8), "headroom_nodes must be >= 0", id="negative-headroom"),
-    pytest.param((1, 0, 1), "GPU counts must be >= 1", id="no-gpus-per-node"),
-    pytest.param((1, 8, 0), "GPU counts must be >= 1", id="no-gpus-per-pod"),
-    pytest.param((1, 4, 8), "does not fit on a node", id="balloon-bigger-than-node"),
-])
-def test_impossible_inputs_are_refused(args: tuple[int, int, int], message: str) -> None:
-    with pytest.raises(ValueError, match=message):
-        balloon_pods_for(*args)
-
-
-def test_docstring_says_why_per_node() -> None:
-    assert balloon_pods_for.__doc__ is not None and "per node" in balloon_pods_for.__doc__
+from forecastscale.actuators.balloon import BalloonPool
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ import pytest
 
 from forecastscale.backtest.runner import build_scenario, make_policy, resample, run_policy
 from forecastscale.backtest.scores import score
+from forecastscale.backtest.shared import run_shared
 from forecastscale.config import Config, load_config
 from forecastscale.sources.csvtrace import Trace, TraceReport, load_trace
 from forecastscale.types import FloatArray
@@ -144,3 +145,58 @@ def test_reactive_and_predictive_are_deterministic(tmp_path: Path) -> None:
         a = run_policy(sc, make_policy(name, sc))
         b = run_policy(sc, make_policy(name, sc))
         assert a.scores == b.scores
+
+
+def _two_pools(make_config: Callable[..., Config], **backtest: object) -> Config:
+    """The base target (1 GPU per pod) whose own pool ``gpu`` holds 2 nodes of 4 GPUs, and a pool ``spare``."""
+    cfg = make_config(target={"capacity_per_replica": 1.0, "target_utilisation": 1.0, "node_pool": "gpu"},
+                      pool={"max_nodes": 2}, backtest={"warmup_s": 600, **backtest})
+    spare = cfg.node_pools[0].model_copy(update={"name": "spare", "max_nodes": 4, "gpu_hour_cost": 3.0})
+    return cfg.model_copy(update={"node_pools": [*cfg.node_pools, spare]})
+
+
+@pytest.mark.parametrize("policy", ["reactive", "oracle"])
+def test_a_single_target_run_is_a_fleet_of_that_target(make_config: Callable[..., Config], policy: str) -> None:
+    cfg = make_config(target={"demand_scale": 0.1}, backtest={"warmup_s": 3600})
+    sc = build_scenario(cfg, cfg.targets[0], _first_days(0.5))
+    alone = run_policy(sc, make_policy(policy, sc))
+    fleet = run_shared([sc], policy).runs[sc.target.name]
+    assert alone.scores == fleet.scores and alone.reasons == fleet.reasons
+    np.testing.assert_array_equal(alone.capacity, fleet.capacity)
+
+
+def test_a_single_target_run_replays_spill_over_and_attributes_both_pools(make_config: Callable[..., Config]) -> None:
+    cfg = _two_pools(make_config)
+    sc = build_scenario(cfg, cfg.targets[0], _trace(np.full(120, 12.0), 60))  # 12 pods: 8 fit at home
+    result = run_policy(sc, make_policy("oracle", sc))
+    assert any("spilled" in r for r in result.reasons) and result.scores.underprovisioned_pct == 0.0
+    assert result.gpus[-1] == 12.0  # 2 nodes at home (max_nodes), 1 on spare for the other 4 pods
+    # Cost uses each pool's price: 8 GPUs at 0 (the base pool's) and 4 at 3.0 per hour.
+    hours = (len(sc.demand) - sc.warmup_steps) / 60
+    assert result.scores.cost == pytest.approx(4 * 3.0 * hours, rel=0.05)
+
+
+def test_an_announced_event_floors_replicas_in_its_window(make_config: Callable[..., Config]) -> None:
+    event = {"target": "llm", "start": 3600, "duration_s": 1200, "min_replicas": 6, "reason": "launch"}
+    cfg = make_config(target={"capacity_per_replica": 1.0}, pool={"min_nodes": 2},  # room: no node lead
+                      backtest={"warmup_s": 600, "events": [event]})
+    sc = build_scenario(cfg, cfg.targets[0], _trace(np.full(120, 1.0), 60))
+    result = run_policy(sc, make_policy("reactive", sc))
+    lead = 3  # pre-warmed by pod_startup_s (180 s): asked for 3 steps early, Ready at the start
+    assert np.all(result.replicas[60 - lead: 80] >= 6) and np.all(result.capacity[60:80] >= 6)
+    assert result.replicas[59 - lead] == 2 and result.reasons.get("event", 0) >= 20  # bar pods still starting
+    assert result.replicas[80 + 5] == 2  # after the window and the 300-s scale-down stabilisation
+
+
+def test_queue_and_gpu_columns_feed_the_rules_one_step_old(make_config: Callable[..., Config]) -> None:
+    rules = [{"type": "queue", "target": {"type": "AverageValue", "average_value": 5}}]
+    cfg = make_config(target={"metrics": rules, "behavior": {"scale_down": {
+        "stabilization_window_seconds": 0, "policies": [{"type": "Percent", "value": 100, "period_seconds": 15}]}}},
+        backtest={"warmup_s": 600})
+    queue = np.concatenate([np.full(60, 10.0), np.full(60, 40.0)])
+    trace = Trace("q", datetime(2024, 1, 1, tzinfo=UTC), 60, np.ones(120), _REPORT, {"queue": queue})
+    sc = build_scenario(cfg, cfg.targets[0], trace)
+    result = run_policy(sc, make_policy("reactive", sc))
+    assert result.replicas[59] == 2 and result.replicas[60] == 2  # the step-60 queue is seen at step 61
+    assert (result.replicas[61], result.replicas[62]) == (6, 8)  # +4 pods at most per step, then 40 / 5
+    assert result.reasons.get("rule", 0) > 0

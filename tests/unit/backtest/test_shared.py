@@ -1,19 +1,20 @@
-"""Two targets on one pool whose max_nodes binds: lockstep replay, arbitration, report."""
+"""Two targets on one pool whose max_nodes binds: the one fleet loop, arbitration by share, GPU attribution, report."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import numpy as np
 import pytest
 
 from forecastscale.backtest import shared_report
-from forecastscale.backtest.runner import build_scenario
-from forecastscale.backtest.shared import SharedRun, grant_nodes, grant_replicas, run_shared
+from forecastscale.backtest.runner import Scenario, build_scenario
+from forecastscale.backtest.shared import SharedRun, run_shared
 from forecastscale.backtest.suite import plan_jobs
 from forecastscale.backtest.window import cut_trace
 from forecastscale.config import Config, load_config
-from forecastscale.sources.csvtrace import load_trace
+from forecastscale.sources.csvtrace import Trace, TraceReport, load_trace
 from tests.conftest import DATA
 
 SCENARIO = DATA / "scenarios" / "shared_pool.yaml"
@@ -43,7 +44,7 @@ def test_capacity_and_minima_hold_at_every_step(pool_result: shared_report.PoolR
     run = pool_result.runs[policy]
     granted = sum(run.granted_gpus.values())
     assert granted.max() <= run.capacity_gpus
-    assert run.nodes_total.max() <= run.pool.max_nodes
+    assert run.nodes_total.max() <= sum(p.max_nodes for p in run.pools)
     for job in pool_result.jobs:
         t = job.target
         floor = np.minimum(run.wanted_gpus[t.name], t.min_replicas * t.gpus_per_pod)
@@ -63,6 +64,7 @@ def test_report_lists_caps_and_messages(pool_result: shared_report.PoolResult) -
     out = shared_report.to_json([pool_result])
     [pool] = out["shared_pools"]
     assert pool["capacity_gpus"] == 40 and pool["targets"] == ["chat-llm", "news-summariser"]
+    assert pool["pools"] == [{"name": "shared-8x", "max_nodes": 5, "gpus_per_node": 8}]
     entry = pool["policies"]["predictive"]
     news = entry["targets"]["news-summariser"]
     assert news["capped_steps"] > 0 and news["top_caps"] and news["capped_gpu_pct"] > 0
@@ -73,33 +75,33 @@ def test_report_lists_caps_and_messages(pool_result: shared_report.PoolResult) -
     assert any("news-summariser capped by" in line for line in lines)
 
 
-def _targets(make_config: Callable[..., Config], shares: tuple[float, float]) -> Config:
-    base = make_config().targets[0]
-    targets = [base.model_copy(update={"name": n, "share": s, "min_replicas": 2})
-               for n, s in zip(("a", "b"), shares, strict=True)]
-    return make_config().model_copy(update={"targets": targets})
+def _fleet(make_config: Callable[..., Config], shares: tuple[float, float]) -> list[Scenario]:
+    """Targets a and b, each wanting 15 one-GPU pods all along, on one pool of 5 nodes × 4 GPUs."""
+    cfg = make_config(target={"capacity_per_replica": 1.0, "target_utilisation": 1.0, "min_replicas": 2},
+                      pool={"max_nodes": 5}, backtest={"warmup_s": 1200})
+    base = cfg.targets[0]
+    cfg = cfg.model_copy(update={"targets": [base.model_copy(update={"name": n, "share": s})
+                                             for n, s in zip(("a", "b"), shares, strict=True)]})
+    trace = Trace("flat", datetime(2024, 1, 1, tzinfo=UTC), 60, np.full(60, 15.0), TraceReport(0, 0, 0, 0, 0, 0, 0))
+    return [build_scenario(cfg, t, trace) for t in cfg.targets]
 
 
-def test_grants_pass_through_when_the_pool_fits(make_config: Callable[..., Config]) -> None:
-    cfg = _targets(make_config, (1, 1))
-    pool = cfg.pool_for(cfg.targets[0])  # 32 nodes × 4 GPUs
-    assert grant_replicas([10, 20], cfg.targets, pool) == ([10, 20], None, None)
+@pytest.mark.parametrize(("shares", "granted"), [
+    ((3, 1), (14, 6)),    # minima (2 + 2), then 16 GPUs by share × unmet demand: 12 and 4
+    ((1, 1), (10, 10)),
+], ids=["share-3-to-1", "equal-shares"])
+def test_a_full_pool_is_shared_by_share(make_config: Callable[..., Config], shares: tuple[float, float],
+                                        granted: tuple[int, int]) -> None:
+    run = run_shared(_fleet(make_config, shares), "reactive")
+    assert (run.granted_gpus["a"][-1], run.granted_gpus["b"][-1]) == granted
+    assert run.capped_steps["b"] > 0 and any("capped:share" in r for r in run.runs["b"].reasons)
+    assert run.nodes_total.max() <= 5
 
 
-def test_a_full_pool_is_shared_by_share_and_fits_whole_nodes(make_config: Callable[..., Config]) -> None:
-    cfg = _targets(make_config, (3, 1))
-    pool = cfg.pool_for(cfg.targets[0]).model_copy(update={"max_nodes": 5})  # 20 GPUs
-    replicas, arb, message = grant_replicas([30, 30], cfg.targets, pool)
-    assert arb is not None and message is not None
-    assert sum(replicas) <= 20 and all(r >= 2 for r in replicas)
-    assert replicas[0] > replicas[1]  # share 3 against 1
-    assert sum(-(-r // 4) for r in replicas) <= 5  # each target's own nodes fit the pool
-    assert "capped by" in message
-
-
-def test_node_requests_never_exceed_the_pool(make_config: Callable[..., Config]) -> None:
-    cfg = _targets(make_config, (1, 1))
-    pool = cfg.pool_for(cfg.targets[0]).model_copy(update={"max_nodes": 5})
-    # Both policies look ahead to 4 nodes; their granted pods need 2 and 1; b holds 2 nodes now.
-    nodes = grant_nodes([4, 4], [8, 4], [1, 2], cfg.targets, pool)
-    assert sum(nodes) <= 5 and nodes[0] >= 2 and nodes[1] >= 1
+def test_gpu_hours_add_up_to_the_pools_gpus(pool_result: shared_report.PoolResult) -> None:
+    run = pool_result.runs["reactive"]
+    attributed = np.sum([r.gpus for r in run.runs.values()], axis=0)
+    # Both targets' pods share the pool's nodes: its GPUs are split by the GPUs their pods hold.
+    assert np.all(attributed <= run.nodes_total * 8 + 1e-9) and attributed.sum() > 0
+    total = sum(r.scores.gpu_hours for r in run.runs.values())
+    assert total == pytest.approx(float(attributed[run.warmup_steps:].sum()) / 60)

@@ -11,7 +11,7 @@ import pytest
 
 from forecastscale.errors import NotEnoughHistory
 from forecastscale.forecasters.base import Forecaster
-from forecastscale.forecasters.ensemble import Ensemble, skill_weights
+from forecastscale.forecasters.ensemble import Ensemble
 from forecastscale.forecasters.holtwinters import HoltWinters
 from forecastscale.forecasters.naive import SeasonalNaive
 from forecastscale.types import FloatArray, Forecast
@@ -141,27 +141,7 @@ def test_bad_settings_are_rejected(kwargs: dict[str, object], match: str) -> Non
         Ensemble(**args)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize(("errors", "expected"), [
-    ({"a": 1.0, "b": 3.0}, {"a": 0.75, "b": 0.25}),
-    ({"a": 2.0}, {"a": 1.0}),
-    ({"a": 0.0, "b": 1.0, "c": 0.0}, {"a": 0.5, "b": 0.0, "c": 0.5}),
-    ({"a": 1.0, "b": math.inf}, {"a": 1.0, "b": 0.0}),
-], ids=["inverse", "single", "perfect-takes-all", "infinite-gets-none"])
-def test_skill_weights(errors: dict[str, float], expected: dict[str, float]) -> None:
-    weights = skill_weights(errors)
-    assert weights == pytest.approx(expected)
-    assert sum(weights.values()) == pytest.approx(1.0)
-
-
-@pytest.mark.parametrize("errors", [{}, {"a": -1.0}, {"a": math.nan}, {"a": math.inf}],
-                         ids=["empty", "negative", "nan", "all-infinite"])
-def test_skill_weights_rejects_unusable_errors(errors: dict[str, float]) -> None:
-    with pytest.raises(ValueError):
-        skill_weights(errors)
-
-
-def test_skill_weights_feed_a_weighted_ensemble() -> None:
+def test_a_weighted_ensemble_is_the_weighted_mean() -> None:
     members = [_Flat(10.0, alias="good"), _Flat(40.0, alias="bad")]
-    w = skill_weights({"good": 1.0, "bad": 9.0})
-    fc = Ensemble(members, [w[m.alias] for m in members], combine="weighted").fit(_series()).predict(2)
+    fc = Ensemble(members, [0.9, 0.1], combine="weighted").fit(_series()).predict(2)
     np.testing.assert_allclose(fc.mean, 0.9 * 10.0 + 0.1 * 40.0)

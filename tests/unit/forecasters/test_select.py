@@ -12,7 +12,7 @@ import pytest
 from forecastscale.errors import NotEnoughHistory
 from forecastscale.forecasters import Forecaster, HoltWinters, SeasonalNaive
 from forecastscale.forecasters.base import with_residual_quantiles
-from forecastscale.forecasters.evaluate import evaluate, origins_for, pinball_loss
+from forecastscale.forecasters.evaluate import aggregate, origins_for, pinball_loss, score_origin
 from forecastscale.forecasters.select import Chooser, Selection, select
 from forecastscale.types import FloatArray, Forecast
 
@@ -56,7 +56,8 @@ def test_origins_leave_training_and_horizon() -> None:
 
 def test_seasonal_naive_on_an_exact_repeat_scores_zero_error() -> None:
     y = np.tile(np.arange(SEASON, dtype=float), 6)
-    s = evaluate(lambda: SeasonalNaive(SEASON), y, origins_for(len(y), 6, 5, 2 * SEASON), 6, 0.9, SEASON)
+    s = aggregate([score_origin(lambda: SeasonalNaive(SEASON), y, o, 6, 0.9, SEASON)
+                   for o in origins_for(len(y), 6, 5, 2 * SEASON)])
     assert (s.mae, s.coverage, s.origins) == (0.0, 1.0, 5)
 
 

@@ -8,17 +8,19 @@ import pytest
 
 from forecastscale.config import Behavior, ScalingPolicy, ScalingRules
 from forecastscale.policy.behavior import BehaviorHistory, normalize
+from forecastscale.types import Limit
 
 DEFAULT = Behavior()
 
 
 def _replay(desired: Sequence[int], start: int, step_s: float, behavior: Behavior = DEFAULT,
             lo: int = 1, hi: int = 100) -> list[int]:
-    """Feed one desired count per step; the scale follows each decision at once."""
+    """Feed one desired count per step; the scale follows each decision at once (and its event is recorded, as
+    the caller does once a change was made)."""
     current, history, out = start, BehaviorHistory(), []
     for k, want in enumerate(desired):
         norm = normalize(want, current, k * step_s, history, behavior, lo, hi)
-        current, history = norm.replicas, norm.history
+        current, history = norm.replicas, norm.history.scaled(k * step_s, norm.replicas - current)
         out.append(current)
     return out
 
@@ -35,10 +37,17 @@ def test_scale_up_limited_to_max_of_4_pods_and_100_percent_per_15_s() -> None:
 
 def test_scale_up_inside_one_period_counts_earlier_events() -> None:
     first = normalize(50, 2, 0.0, BehaviorHistory(), DEFAULT, 1, 100)
-    assert (first.replicas, first.limit) == (6, "rate:up")
+    assert (first.replicas, first.limits) == (6, (Limit.RATE_UP,))
+    assert first.history.events == ()  # normalize never records the scale event: the caller does, once made
     # 5 s later the +4 is still inside the 15 s period: the period started at 2 → limit 6.
-    second = normalize(50, 6, 5.0, first.history, DEFAULT, 1, 100)
-    assert (second.replicas, second.limit) == (6, "rate:up")
+    second = normalize(50, 6, 5.0, first.history.scaled(0.0, 4), DEFAULT, 1, 100)
+    assert (second.replicas, second.limits) == (6, (Limit.RATE_UP,))
+
+
+def test_a_change_that_was_not_made_does_not_use_up_the_rate() -> None:
+    first = normalize(50, 2, 0.0, BehaviorHistory(), DEFAULT, 1, 100)  # a standby: nothing is written
+    again = normalize(50, 2, 5.0, first.history, DEFAULT, 1, 100)
+    assert again.replicas == 6  # the full +4 is still allowed
 
 
 def _rules(window: int, *policies: tuple[str, int, int], select: str = "Max") -> ScalingRules:
@@ -67,7 +76,7 @@ def test_policies(behavior: Behavior, start: int, desired: list[int], step_s: fl
 def test_bounds(current: int, desired: int, expected: int, limit: str | None) -> None:
     wide = Behavior(scale_up=_rules(0, ("Percent", 1000, 15)), scale_down=_rules(0, ("Percent", 100, 15)))
     norm = normalize(desired, current, 0.0, BehaviorHistory(), wide, 1, 64)
-    assert (norm.replicas, norm.limit) == (expected, limit)
+    assert (norm.replicas, [lim.value for lim in norm.limits]) == (expected, [limit] if limit else [])
 
 
 def test_history_is_pruned_to_what_the_windows_need() -> None:
@@ -75,7 +84,7 @@ def test_history_is_pruned_to_what_the_windows_need() -> None:
     current = 10
     for k in range(100):
         norm = normalize(10 + (k % 3), current, k * 60.0, history, DEFAULT, 1, 100)
-        current, history = norm.replicas, norm.history
+        current, history = norm.replicas, norm.history.scaled(k * 60.0, norm.replicas - current)
     assert len(history.recommendations) <= 6  # 300 s window at 60 s steps, plus the newest
     assert all(ts > 99 * 60.0 - 15 for ts, _ in history.events)
 

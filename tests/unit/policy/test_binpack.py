@@ -16,7 +16,6 @@ from forecastscale.policy.binpack import (
     Taint,
     Toleration,
     eligible,
-    nodes_for_pods,
     pack,
 )
 
@@ -201,10 +200,4 @@ def test_existing_free_capacity_is_used_before_new_nodes() -> None:
 def test_single_shape_agrees_with_the_closed_form(node_gpus: int, pod_gpus: int, pods: int) -> None:
     pool, pod = _pool(gpus=node_gpus, max_nodes=1000), _pod(pod_gpus)
     expected = math.ceil(pods / (node_gpus // pod_gpus))
-    assert nodes_for_pods(pods, pod, pool) == expected
     assert pack([PodGroup("t", pod, pods)], [pool]).nodes == {"a100": expected}
-
-
-def test_nodes_for_pods_refuses_an_ineligible_pod() -> None:
-    with pytest.raises(ValueError, match="too big"):
-        nodes_for_pods(1, _pod(9), _pool())

@@ -10,6 +10,7 @@ import pytest
 
 from forecastscale.config import Behavior, NodePool, ScalingPolicy, ScalingRules, Target
 from forecastscale.config_events import CronEvent
+from forecastscale.policy.base import PolicyHistory
 from forecastscale.policy.reactive import ReactivePolicy
 from forecastscale.types import Observation, Window
 
@@ -29,8 +30,9 @@ def _target(*schedules: CronEvent, behavior: Behavior = FAST_UP) -> Target:
 
 
 def _decide(target: Target, wall: datetime, events: tuple[Window, ...] = ()) -> tuple[int, str, dict[str, int]]:
-    obs = Observation(0.0, 60.0, np.array([10.0]), 2, 2, 0, 0, 1, 0, wall_s=wall.timestamp(), events=events)
-    d = ReactivePolicy(target, POOL).decide(obs)
+    obs = Observation(t=0.0, step_s=60.0, demand_history=np.array([10.0]), current_replicas=2, ready_replicas=2,
+                      wall_s=wall.timestamp(), events=events)
+    d, _ = ReactivePolicy(target).decide(obs, PolicyHistory())
     return d.replicas, d.reason, dict(d.candidates)
 
 

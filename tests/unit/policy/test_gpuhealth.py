@@ -6,7 +6,8 @@ from collections.abc import Callable, Sequence
 
 import pytest
 
-from forecastscale.policy.gpuhealth import Capacity, HealthMemory, NodeHealth, update
+from forecastscale.policy.gpuhealth import Capacity, HealthMemory, update
+from forecastscale.types import NodeHealth
 
 
 def _node(name: str = "n1", bad: Sequence[int] = (), *, ready: bool = True, cordoned: bool = False,

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from forecastscale.config import NodePool, Target
+from forecastscale.policy.base import PolicyHistory
 from forecastscale.policy.predictive import PredictivePolicy
 from forecastscale.types import Observation
 
@@ -23,11 +24,12 @@ def _target(enabled: bool, window_s: float = 120) -> Target:
 def _run(enabled: bool, demand: np.ndarray, start: int, window_s: float = 120) -> list[tuple[int, str]]:
     """Decide at every step from ``start``; the scale follows each decision at once (all pods ready)."""
     policy = PredictivePolicy(_target(enabled, window_s), POOL, STEP, STEP)
-    current, out = 2, []
+    current, history, out = 2, PolicyHistory(), []
     for i in range(start, len(demand) + 1):
-        obs = Observation(i * STEP, STEP, demand[:i], current, current, 0, 0, 10, 0)
-        d = policy.decide(obs)
-        current = d.replicas
+        obs = Observation(t=i * STEP, step_s=STEP, demand_history=demand[:i], current_replicas=current,
+                          ready_replicas=current)
+        d, history = policy.decide(obs, history)
+        history, current = history.scaled(obs.t, d.replicas - current), d.replicas  # the scale follows at once
         out.append((d.replicas, d.reason))
     return out
 
@@ -57,7 +59,8 @@ def test_panic_holds_after_the_surge_where_the_hpa_would_stabilise() -> None:
 
 @pytest.mark.parametrize("enabled", [True, False], ids=["enabled", "disabled"])
 def test_the_surprise_ratio_is_kept_for_export(enabled: bool) -> None:
-    policy = PredictivePolicy(_target(enabled), POOL, STEP, STEP)
+    policy, history = PredictivePolicy(_target(enabled), POOL, STEP, STEP), PolicyHistory()
     for i in range(len(CALM) - 1, len(CALM) + 3):
-        policy.decide(Observation(i * STEP, STEP, SURGE[:i], 2, 2, 0, 0, 10, 0))
-    assert policy.surprise == pytest.approx(8.0, rel=0.05)
+        obs = Observation(t=i * STEP, step_s=STEP, demand_history=SURGE[:i], current_replicas=2, ready_replicas=2)
+        d, history = policy.decide(obs, history)
+    assert d.surprise == pytest.approx(8.0, rel=0.05)

@@ -1,4 +1,4 @@
-"""The predictive decision: max(forecast, reactive) named in the reason; nodes for the node lead time."""
+"""The predictive decision: max(forecast, reactive) named in the reason; pods planned for the node lead time."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from collections.abc import Callable
 import numpy as np
 
 from forecastscale.config import Config
+from forecastscale.policy.base import PolicyHistory
 from forecastscale.policy.predictive import PredictivePolicy, RollingForecast, make_tape
-from forecastscale.types import Observation
+from forecastscale.types import Decision, Observation
 
 DAY = 1440  # one-minute steps
 
@@ -20,8 +21,13 @@ def _history(days: int, level: float, evening_peak: float) -> np.ndarray:
     return np.tile(day, days)
 
 
-def _obs(history: np.ndarray, replicas: int) -> Observation:
-    return Observation(len(history) * 60.0, 60.0, history, replicas, replicas, 0, 0, 8, 0)
+def _obs(history: np.ndarray, replicas: int, offset: int = 0) -> Observation:
+    return Observation(t=(len(history) + offset) * 60.0, step_s=60.0, demand_history=history,
+                       current_replicas=replicas, ready_replicas=replicas, history_offset=offset)
+
+
+def _decide(policy: PredictivePolicy, obs: Observation) -> Decision:
+    return policy.decide(obs, PolicyHistory())[0]
 
 
 def _policy(make_config: Callable[..., Config]) -> PredictivePolicy:
@@ -35,25 +41,25 @@ def test_forecast_wins_ahead_of_a_known_peak(make_config: Callable[..., Config])
     # At 17:58 the peak (20/s) starts within the 180-s pod lead time: 20 / 0.5 = 40 replicas,
     # while the HPA on the current 4/s asks for 8.
     history = _history(3, 4.0, 20.0)[: 2 * DAY + 18 * 60 - 2]
-    decision = _policy(make_config).decide(_obs(history, 8))
+    decision = _decide(_policy(make_config), _obs(history, 8))
     assert decision.reason == "forecast/rate:up"  # 8 → 16: max(+4, +100 %) per 15 s
     assert "max(forecast 40" in decision.message and "reactive 8" in decision.message
-    assert decision.nodes == 10  # 40 pods, 4 per node
+    assert decision.pods_ahead == 40  # the fleet packs them: 10 nodes of 4
 
 
 def test_nodes_lead_pods_by_the_node_startup(make_config: Callable[..., Config]) -> None:
     # At 17:50 the peak is 10 min away: beyond the pod lead (3 min), within node + pod (10 min).
     history = _history(3, 4.0, 20.0)[: 2 * DAY + 17 * 60 + 50]
-    decision = _policy(make_config).decide(_obs(history, 8))
+    decision = _decide(_policy(make_config), _obs(history, 8))
     assert decision.replicas == 8  # pods not yet
-    assert decision.nodes == 10  # but nodes for the 40 pods to come
+    assert decision.pods_ahead == 40  # but planned for the node lead: the 40 pods to come
 
 
 def test_reactive_floor_wins_on_a_surprise(make_config: Callable[..., Config]) -> None:
     # Demand never seen at this hour: the forecast says 4/s, the HPA sees 30/s now.
     history = _history(3, 4.0, 4.0)[: 2 * DAY + 12 * 60]
     history[-1] = 30.0
-    decision = _policy(make_config).decide(_obs(history, 8))
+    decision = _decide(_policy(make_config), _obs(history, 8))
     assert decision.reason == "reactive/rate:up"
     assert "reactive 60" in decision.message
 
@@ -63,11 +69,10 @@ def test_a_sliding_window_with_offset_decides_as_the_whole_history(make_config: 
     # as the window covers what the fit uses, the decision is the one made on the whole history.
     history = _history(4, 4.0, 20.0)[: 3 * DAY + 18 * 60 - 2]
     keep = 2 * DAY + 7  # not a whole number of fit buckets on purpose
-    whole = _policy(make_config).decide(_obs(history, 8))
+    whole = _decide(_policy(make_config), _obs(history, 8))
     cut = len(history) - keep
-    obs = Observation(len(history) * 60.0, 60.0, history[cut:], 8, 8, 0, 0, 8, 0, history_offset=cut)
-    sliding = _policy(make_config).decide(obs)
-    assert (sliding.replicas, sliding.nodes, sliding.reason) == (whole.replicas, whole.nodes, whole.reason)
+    sliding = _decide(_policy(make_config), _obs(history[cut:], 8, offset=cut))
+    assert (sliding.replicas, sliding.pods_ahead, sliding.reason) == (whole.replicas, whole.pods_ahead, whole.reason)
     assert sliding.candidates == whole.candidates == {"reactive": 8, "forecast": 40}
 
 

@@ -13,8 +13,8 @@ from forecastscale.types import Observation
 
 def _obs(demand: float, current: int = 4, ready: int = 4, queue: float | None = None,
          gpu: float | None = None, starting: int = 0) -> Observation:
-    return Observation(0.0, 60.0, np.array([demand]), current, ready, starting, 0, 1, 0, queue=queue,
-                       gpu_utilisation=gpu)
+    return Observation(t=0.0, step_s=60.0, demand_history=np.array([demand]), current_replicas=current,
+                       ready_replicas=ready, starting_replicas=starting, queue=queue, gpu_utilisation=gpu)
 
 
 def _target(*rules: MetricRule) -> Target:

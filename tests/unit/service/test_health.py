@@ -8,9 +8,9 @@ from prometheus_client import CollectorRegistry
 
 from forecastscale.config import parse_config
 from forecastscale.errors import TemporaryError
-from forecastscale.policy.gpuhealth import NodeHealth
 from forecastscale.service.health import HealthWatch
 from forecastscale.service.metrics import ServiceMetrics
+from forecastscale.types import NodeHealth
 
 CONFIG = parse_config({
     "targets": [{"name": "t", "capacity_per_replica": 1, "max_replicas": 10, "node_pool": "gpu"}],

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
-from forecastscale.cli_run import OneLineFormatter, _setup_logging
+from forecastscale.cli.run import OneLineFormatter, _setup_logging
 from forecastscale.errors import ConfigError
 from forecastscale.service.http import MAX_BODY_BYTES, HttpServer, make_app
 from forecastscale.service.metrics import ServiceMetrics

@@ -119,6 +119,27 @@ def test_a_bom_and_named_extra_columns_are_accepted(tmp_path: Path) -> None:
     np.testing.assert_array_equal(trace.values, [0, 1, 2, 3])
 
 
+def test_queue_and_gpu_utilisation_columns_are_kept_and_repaired_like_value(write_csv: Writer) -> None:
+    rows = ["timestamp,value,host,Queue,gpu_utilisation", f"{T0},1,h,4,50", f"{T0 + 60},2,h,,nan",
+            f"{T0 + 120},3,h,-1,70", f"{T0 + 240},4,h,10,90"]  # a missing slot at T0 + 180 too
+    trace = load_trace(write_csv("t.csv", "\n".join(rows) + "\n"))
+    np.testing.assert_allclose(trace.columns["queue"], [4, 5.5, 7, 8.5, 10])  # empty, negative: interpolated
+    np.testing.assert_allclose(trace.columns["gpu_utilisation"], [50, 60, 70, 80, 90])
+    assert trace.report.columns_filled == {"queue": 3, "gpu_utilisation": 2}
+    assert "queue: 3 slots filled" in trace.report.summary()
+
+
+@pytest.mark.parametrize(("rows", "message"), [
+    (["timestamp,value,queue", f"{T0},1,1", f"{T0 + 60},1,lots", f"{T0 + 120},1,1"], r":3: queue not a number: 'lots'"),
+    (["timestamp,value,queue,queue", f"{T0},1,1,1"], r":1: column 'queue' named more than once"),
+    (["timestamp,value,gpu_utilisation", f"{T0},1,", f"{T0 + 60},1,-3", f"{T0 + 120},1,inf"],
+     r"column 'gpu_utilisation' holds no valid"),
+], ids=["not-a-number", "named-twice", "no-valid-value"])
+def test_bad_kept_columns_are_errors(write_csv: Writer, rows: list[str], message: str) -> None:
+    with pytest.raises(TraceError, match=message):
+        load_trace(write_csv("t.csv", "\n".join(rows) + "\n"))
+
+
 def test_a_path_with_a_nul_byte_is_a_trace_error(tmp_path: Path) -> None:
     with pytest.raises(TraceError, match="cannot read"):
         load_trace(tmp_path / "a\x00b.csv")

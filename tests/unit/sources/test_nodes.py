@@ -9,10 +9,10 @@ import urllib3.exceptions
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from forecastscale.actuators.errors import Forbidden, Rejected, Unavailable
 from forecastscale.errors import TemporaryError
-from forecastscale.policy.gpuhealth import NodeHealth
+from forecastscale.kube.errors import Forbidden, Rejected, Unavailable
 from forecastscale.sources.kube_nodes import ANNOTATION, MAX_PAGES, NodeLister, node_health
+from forecastscale.types import NodeHealth
 
 
 def v1node(name: str = "n", *, ready: str | None = "True", unschedulable: bool | None = None, gpus: str | None = "8",

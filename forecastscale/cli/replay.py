@@ -22,20 +22,18 @@ from forecastscale.backtest.replay import (
 )
 from forecastscale.backtest.runner import Scenario, build_scenario
 from forecastscale.backtest.suite import Job, select_target, with_model
-from forecastscale.cli import (
+from forecastscale.cli.app import err, fail
+from forecastscale.cli.backtest import (
     OPENMETRICS_HELP,
     RUN_HELP,
-    app,
-    err,
-    fail,
     openmetrics_quantiles,
     parse_policy_list,
     run_scenarios,
     write_openmetrics,
 )
-from forecastscale.cli_tune import prometheus_history
 from forecastscale.config import load_config
 from forecastscale.errors import ConfigError, ForecastscaleError
+from forecastscale.sources.history import prometheus_history
 
 
 def _fetch(jobs: list[Job], url: str, span: ReplaySpan, quiet: bool) -> list[Scenario]:
@@ -52,7 +50,6 @@ def _fetch(jobs: list[Job], url: str, span: ReplaySpan, quiet: bool) -> list[Sce
     return scenarios
 
 
-@app.command("replay")
 def replay_command(
     config: Annotated[Path, typer.Option(help="YAML config: every target is replayed with its settings.")],
     prometheus: Annotated[str, typer.Option(

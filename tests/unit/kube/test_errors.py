@@ -7,8 +7,9 @@ import json
 import pytest
 from kubernetes.client.exceptions import ApiException
 
-from forecastscale.actuators._retry import RetryPolicy, from_api_exception, parse_retry_after
-from forecastscale.actuators.errors import (
+from forecastscale.errors import PermanentError, TemporaryError
+from forecastscale.kube.calls import from_api_exception, parse_retry_after
+from forecastscale.kube.errors import (
     Conflict,
     Forbidden,
     KubeApiError,
@@ -18,7 +19,7 @@ from forecastscale.actuators.errors import (
     Unavailable,
     error_for_status,
 )
-from forecastscale.errors import PermanentError, TemporaryError
+from forecastscale.kube.retry import RetryPolicy
 
 TARGET = "Deployment default/web"
 

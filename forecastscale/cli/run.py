@@ -15,7 +15,7 @@ from kubernetes.client import ApiClient
 from prometheus_client import CollectorRegistry
 from rich.console import Console
 
-from forecastscale.cli import app, err, fail
+from forecastscale.cli.app import err, fail
 from forecastscale.config import Config, load_config
 from forecastscale.edge import escaped
 from forecastscale.errors import ConfigError, ForecastscaleError
@@ -46,7 +46,6 @@ def _setup_logging(level: str) -> None:
     logging.basicConfig(level=level.upper(), handlers=[handler])
 
 
-@app.command("run")
 def run_command(
     config: Annotated[Path, typer.Option(help="YAML config: targets (with workload and demand_query), pools, "
                                               "service settings.")],

@@ -1,10 +1,10 @@
-"""``forecastscale tune``: the cheapest knob setting that meets an SLO on a cluster's own history,
-and the history loaders it shares with ``train`` and ``replay`` (CSV or Prometheus)."""
+"""``forecastscale tune``: the cheapest knob setting that meets an SLO on a cluster's own history
+(a CSV or a Prometheus, :mod:`forecastscale.sources.history`)."""
 
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -18,35 +18,10 @@ from forecastscale.backtest.runner import build_scenario
 from forecastscale.backtest.suite import select_target
 from forecastscale.backtest.sweep import SLO_METRICS, grid
 from forecastscale.backtest.tune import NoSettingMeetsSlo, parse_slo, tune, tuned_config
-from forecastscale.cli import app, err, fail, progress_bar
-from forecastscale.config import Config, Target, load_config
-from forecastscale.errors import ConfigError, ForecastscaleError
-from forecastscale.sources.csvtrace import Trace, load_trace
-from forecastscale.sources.prometheus import PrometheusSource, parse_duration
-
-
-def tune_history(cfg: Config, target: Target, trace: Path | None, prometheus: str | None, since: str) -> Trace:
-    if (trace is None) == (prometheus is None):
-        raise ConfigError("tune", ["give exactly one of --trace CSV or --prometheus URL"])
-    if trace is not None:
-        return load_trace(trace)
-    assert prometheus is not None
-    step = cfg.backtest.decision_interval_s
-    # Evaluate on whole multiples of the step, as dashboards do: evaluation times then line up
-    # with evenly scraped samples and repeat from run to run.
-    now = datetime.now(tz=UTC).timestamp()
-    end = datetime.fromtimestamp(now // step * step, tz=UTC)
-    start = end - timedelta(seconds=parse_duration(since))
-    return prometheus_history(cfg, target, prometheus, start, end)
-
-
-def prometheus_history(cfg: Config, target: Target, prometheus: str, start: datetime, end: datetime,
-                       command: str = "tune") -> Trace:
-    """``target``'s demand query evaluated at ``start, start + step, …, ≤ end`` (the decision step)."""
-    query = cfg.query(target, "demand")
-    if not query:
-        raise ConfigError(command, [f"targets[{target.name}].demand_query: required with --prometheus"])
-    return PrometheusSource(prometheus).fetch(query, start, end, cfg.backtest.decision_interval_s)
+from forecastscale.cli.app import err, fail, progress_bar
+from forecastscale.config import load_config
+from forecastscale.errors import ForecastscaleError
+from forecastscale.sources.history import load_history
 
 
 def _write_tuned(config_path: Path, target: str, params: dict[str, float], out: Path) -> None:
@@ -60,7 +35,6 @@ def _write_tuned(config_path: Path, target: str, params: dict[str, float], out: 
                    encoding="utf-8")
 
 
-@app.command("tune")
 def tune_command(
     config: Annotated[Path, typer.Option(help="YAML config whose target is tuned.")],
     slo: Annotated[str, typer.Option(
@@ -86,7 +60,9 @@ def tune_command(
         goal = parse_slo(slo)
         cfg = load_config(config)
         chosen = select_target(config, cfg, target)
-        scenario = build_scenario(cfg, chosen, tune_history(cfg, chosen, trace, prometheus, since))
+        scenario = build_scenario(cfg, chosen, load_history(
+            cfg, chosen, trace=trace, prometheus=prometheus, since=since,
+            now_s=datetime.now(tz=UTC).timestamp(), context="tune"))
         with progress_bar(quiet) as progress:
             task = progress.add_task(f"tuning {policy}", total=len(grid(policy)))
             result = tune(scenario, policy, goal, split_fraction, workers, lambda _: progress.advance(task))

@@ -1,4 +1,4 @@
-"""Errors of the actuators, one class per Kubernetes API status that changes what the caller does.
+"""Errors of calls to the Kubernetes API server, one class per status that changes what the caller does.
 
 ::
 
@@ -60,7 +60,7 @@ class Unavailable(KubeApiError, TemporaryError):
 
 
 class Forbidden(KubeApiError, PermanentError):
-    """403: the service account may not ``get``/``update`` this scale subresource."""
+    """403: RBAC does not allow the service account this verb on this object (e.g. ``update`` on a scale)."""
 
 
 class NotFound(KubeApiError, PermanentError):

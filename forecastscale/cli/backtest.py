@@ -1,4 +1,5 @@
-"""The ``forecastscale`` command line (typer). Only argument handling lives here."""
+"""``forecastscale backtest``: replay demand traces through the policies and a simulated GPU cluster,
+and the helpers ``replay`` shares with it (running scenarios with a progress bar, policy lists, OpenMetrics)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from forecastscale import __version__
 from forecastscale.backtest import frontier_report, openmetrics, report, shared_report
 from forecastscale.backtest.frontier_report import SweepResult
 from forecastscale.backtest.runner import Scenario
@@ -27,48 +26,21 @@ from forecastscale.backtest.suite import (
 )
 from forecastscale.backtest.sweep import DEFAULT_LEVELS, SLO_METRICS, grid, sweep
 from forecastscale.backtest.window import ScoreWindow, parse_window
+from forecastscale.cli.app import err, fail, progress_bar
 from forecastscale.config import Config, load_config
 from forecastscale.errors import ConfigError, ForecastscaleError
 
 DEFAULT_CONFIG = "elb_request_count.yaml"
 
-app = typer.Typer(
-    help="Scale GPU inference and job-queue workloads on Kubernetes ahead of demand.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-)
-err = Console(stderr=True)
-
-
-def _version(value: bool) -> None:
-    if value:
-        typer.echo(f"forecastscale {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def _root(
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                          help="Print the version and exit.")] = False,
-) -> None:
-    """forecastscale: forecast each workload's demand and scale before it arrives."""
-
-
 def bundled_data_dir() -> Path:
     """``data/`` in the current directory, else beside the installed package (a source checkout)."""
-    for candidate in (Path.cwd() / "data", Path(__file__).resolve().parent.parent / "data"):
+    for candidate in (Path.cwd() / "data", Path(__file__).resolve().parents[2] / "data"):
         if (candidate / DEFAULT_CONFIG).is_file():
             return candidate
     raise ForecastscaleError(
         f"no --config given and the bundled {DEFAULT_CONFIG} was not found in ./data or beside "
         "the package; run from the repository root or pass --config"
     )
-
-
-def progress_bar(quiet: bool) -> Progress:
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    return Progress(*columns, console=err, transient=True, disable=quiet)
 
 
 def _run_all(jobs: list[Job], policies: list[str], quiet: bool, window: ScoreWindow | None = None,
@@ -110,12 +82,6 @@ def _sweep_all(results: list[TraceResult], metric: str, levels: tuple[float, ...
             oracle = r.runs["oracle"].scores.gpu_hours
             swept.append(SweepResult(r.job.trace_path.name, points, oracle, metric, levels))
     return swept
-
-
-def fail(exc: ForecastscaleError) -> typer.Exit:
-    """Print ``exc`` as one red line; the exit (code 2) for bad input."""
-    err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
-    return typer.Exit(2)
 
 
 def _levels(text: str, metric: str) -> tuple[float, ...]:
@@ -170,7 +136,6 @@ def write_openmetrics(results: list[TraceResult], path: Path, run: str) -> None:
     err.print(f"wrote {samples:,} samples of run {run!r} to {path}", highlight=False, soft_wrap=True)
 
 
-@app.command()
 def backtest(
     trace: Annotated[list[Path] | None, typer.Option(
         "--trace", help="CSV 'timestamp,value' to replay (repeatable); replaces the config's "
@@ -265,12 +230,3 @@ def backtest(
         if swept:
             (report_dir / "matched.md").write_text(frontier_report.matched_markdown(swept), encoding="utf-8")
             frontier_report.plot_frontiers(swept, report_dir / "frontier.png")
-
-
-def main() -> None:
-    """Console-script entry point."""
-    app()
-
-
-# The other commands register themselves on ``app``; imported last because they import it.
-from forecastscale import cli_models, cli_replay, cli_run, cli_tune  # noqa: E402, F401

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -14,13 +15,13 @@ from forecastscale.backtest.quicklook import plot as plot_forecast
 from forecastscale.backtest.quicklook import quick_look, summary_rows
 from forecastscale.backtest.suite import select_target, with_model
 from forecastscale.backtest.train import train_target
-from forecastscale.cli import app, err, fail
-from forecastscale.cli_tune import tune_history
+from forecastscale.cli.app import err, fail
 from forecastscale.config import Config, Target, load_config
 from forecastscale.errors import ConfigError, ForecastscaleError, NotEnoughHistory
 from forecastscale.forecasters import MODELS
 from forecastscale.forecasters.store import save as save_artifact
 from forecastscale.sources.csvtrace import Trace, load_trace
+from forecastscale.sources.history import load_history
 from forecastscale.sources.prometheus import parse_duration
 
 
@@ -31,10 +32,10 @@ def _history(cfg: Config, target: Target, trace: Path | None, prometheus: str | 
             why = f"target {target.name!r}: no trace in the config; give --trace or --prometheus"
             raise ConfigError("train", [why])
         return load_trace(target.trace)
-    return tune_history(cfg, target, trace, prometheus, since)
+    return load_history(cfg, target, trace=trace, prometheus=prometheus, since=since,
+                        now_s=datetime.now(tz=UTC).timestamp(), context="train")
 
 
-@app.command("train")
 def train_command(
     config: Annotated[Path, typer.Option(help="YAML config whose targets are trained.")],
     out: Annotated[Path, typer.Option(help="Directory for the model artifacts (one JSON per target).")]
@@ -69,7 +70,6 @@ def train_command(
         typer.echo(f"wrote {path}")
 
 
-@app.command("forecast")
 def forecast_command(
     trace: Annotated[Path, typer.Option(help="History as a 'timestamp,value' CSV.")],
     model: Annotated[str, typer.Option(help=f"One of {', '.join((*MODELS, 'auto'))}.")] = "auto",
