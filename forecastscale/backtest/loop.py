@@ -141,7 +141,8 @@ def _observation(fs: FleetScenario, sc: Scenario, sim: FleetSimulator, i: int) -
     now, name, c = i * fs.step_s, sc.target.name, sim.counts(sc.target.name)
     wall = sc.trace.start.timestamp() + now  # cron schedules and announced events read the trace's own clock
     side = {k: float(v[i - 1]) if 0 < i <= len(v) else None for k, v in fs.columns[name].items()}
-    events = tuple(fs.book.active(name, wall, lead_s=sc.target.pod_startup_s)) if len(fs.book) else ()
+    lead = fs.config.leads(sc.target)
+    events = tuple(fs.book.active(name, wall, lead_s=lead.pod_s, ahead_s=lead.node_s)) if len(fs.book) else ()
     return Observation(t=now, step_s=fs.step_s, demand_history=sc.demand[:i], current_replicas=c.replicas,
                        ready_replicas=c.ready, starting_replicas=c.starting, pending_replicas=c.pending,
                        wall_s=wall, queue=side.get("queue"), gpu_utilisation=side.get("gpu_utilisation"),
@@ -155,15 +156,17 @@ def run_fleet(fs: FleetScenario, policies: Mapping[str, Policy],
     histories = {name: PolicyHistory() for name in policies}
     tally = _Tally(fs, policies)
     for i in range(len(fs.members[0].demand)):
-        state = _step(fs, i, sim, policies, histories, state, tally)
+        fd, state = step(fs, i, sim, policies, histories, state)
+        tally.record(i, sim, fd)
         if on_progress is not None and (i + 1) % 1000 == 0:
             on_progress(i + 1)
     return FleetRun(fs, tally.series, tally.pools, tally.messages)
 
 
-def _step(fs: FleetScenario, i: int, sim: FleetSimulator, policies: Mapping[str, Policy],
-          histories: dict[str, PolicyHistory], state: FleetState, tally: _Tally) -> FleetState:
-    """Decision step ``i``, as the live tick: observe, decide the fleet, act, record the scale events made."""
+def step(fs: FleetScenario, i: int, sim: FleetSimulator, policies: Mapping[str, Policy],
+         histories: dict[str, PolicyHistory], state: FleetState) -> tuple[FleetDecision, FleetState]:
+    """Decision step ``i``, as the live tick: observe, decide the fleet, act, record in ``histories`` the scale
+    events the simulator made; the decision and the fleet's next state."""
     now = i * fs.step_s
     sim.advance(now)
     inputs = {sc.target.name: TargetInput(_observation(fs, sc, sim, i), histories[sc.target.name])
@@ -173,8 +176,7 @@ def _step(fs: FleetScenario, i: int, sim: FleetSimulator, policies: Mapping[str,
     sim.apply(now, {n: d.replicas for n, d in fd.targets.items()}, {p: plan.nodes for p, plan in fd.pools.items()})
     for name, inp in inputs.items():  # the change the simulator made, as the live loop records a patch
         histories[name] = fd.histories[name].scaled(now, sim.counts(name).replicas - inp.obs.current_replicas)
-    tally.record(i, sim, fd)
-    return state
+    return fd, state
 
 
 class _Tally:

@@ -28,7 +28,7 @@ import numpy as np
 
 from forecastscale.backtest.suite import Job, TraceResult
 from forecastscale.errors import ConfigError
-from forecastscale.types import FloatArray
+from forecastscale.types import FloatArray, underprovisioned
 
 DEMAND = "forecastscale_replay_demand"
 FORECAST = "forecastscale_replay_forecast"
@@ -104,7 +104,7 @@ def families(results: Iterable[TraceResult], run: str) -> dict[str, list[Series]
             capacity = result.capacity[lo:hi]
             out[DESIRED].append(Series(labels, times, result.replicas[lo:hi]))
             out[READY].append(Series(labels, times, capacity))
-            out[UNDER].append(Series(labels, times, (demand > capacity + 1e-9).astype(np.float64)))
+            out[UNDER].append(Series(labels, times, underprovisioned(demand, capacity).astype(np.float64)))
     return out
 
 

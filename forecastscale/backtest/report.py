@@ -12,6 +12,7 @@ from rich.table import Table
 
 from forecastscale.backtest.scores import SCORE_NAMES
 from forecastscale.backtest.suite import TraceResult
+from forecastscale.types import underprovisioned
 
 RATIO = "gpu_hours_vs_oracle"
 UNDER_MIN = "underprovisioned_min"  # windowed runs only: minutes read better than % of a few hours
@@ -144,7 +145,7 @@ def _panel(ax: Any, r: TraceResult, hours: float) -> None:
         colour = colours.get(name, f"C{k}")
         cap = run.capacity[first:n]
         ax.step(times, cap, where="post", color=colour, lw=0.9, alpha=0.8, label=f"{name} ready capacity")
-        under = demand > cap + 1e-9
+        under = underprovisioned(demand, cap)
         band = (-0.04 * (k + 1) * top, -0.04 * k * top)
         ax.fill_between(times, *band, where=under, color=colour, step="post", alpha=0.9, lw=0)
     highest = max([top, *(float(run.capacity[first:n].max()) for run in r.runs.values())])

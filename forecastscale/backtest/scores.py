@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from forecastscale.backtest.queueing import serve
-from forecastscale.types import FloatArray
+from forecastscale.types import FloatArray, underprovisioned
 
 SCORE_NAMES = (
     "gpu_hours", "cost", "underprovisioned_pct", "unserved_pct", "queued_pct", "p99_wait_s",
@@ -56,7 +56,7 @@ def score(
     return Scores(
         gpu_hours=gpu_hours,
         cost=gpu_hours * gpu_hour_cost,
-        underprovisioned_pct=float(100.0 * np.mean(d > cap + 1e-9)) if len(d) else 0.0,
+        underprovisioned_pct=float(100.0 * np.mean(underprovisioned(d, cap))) if len(d) else 0.0,
         unserved_pct=queue.unserved_pct,
         queued_pct=queue.queued_pct,
         p99_wait_s=queue.p99_wait_s,

@@ -77,7 +77,7 @@ def build_window_scenario(config: Config, target: Target, trace: Trace, window: 
         last = trace.start + timedelta(seconds=trace.duration_s)
         raise ConfigError("--window", [f"{window.label()} is not inside {trace.name} "
                                        f"({trace.start.isoformat()} → {last.isoformat()}, with history before it)"])
-    tail_s = pool.node_startup_s + target.pod_startup_s
+    tail_s = config.leads(target).total_s
     cut = cut_trace(trace, start_s - lead_in_s(config, target), end_s + tail_s)
     step = config.backtest.decision_interval_s
     demand = resample(cut, step, target.demand_scale)

@@ -230,9 +230,11 @@ class EventBook:
     def for_target(self, target: str) -> tuple[BookedEvent, ...]:
         return tuple(e for e in self.events if e.target == target)
 
-    def active(self, target: str, t: float, lead_s: float = 0.0) -> list[Window]:
-        """``target``'s windows in force at ``t``; ``lead_s`` (its pod startup time) starts each one early."""
-        return [w for e in self.for_target(target) if (w := e.window(lead_s)).active(t)]
+    def active(self, target: str, t: float, lead_s: float = 0.0, ahead_s: float = 0.0) -> list[Window]:
+        """``target``'s windows in force at any time in ``[t, t + ahead_s]``; ``lead_s`` (its pod startup time)
+        starts each one early. ``ahead_s`` = the node start-up time lets the nodes asked for now be planned for
+        an event that begins when they are Ready (the floor itself applies only while a window is in force)."""
+        return [w for e in self.for_target(target) if (w := e.window(lead_s)).start_s <= t + ahead_s and t < w.end_s]
 
     def to_json(self) -> str:
         """Compact, deterministic JSON (``{"format": 2, "events": [...], "deleted": [...]}``) for the plan."""

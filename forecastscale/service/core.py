@@ -150,8 +150,9 @@ class Service:
         return leading
 
     def _events_for(self, r: TargetRunner, now: float) -> tuple[Window, ...]:
-        """Announced events in force for ``r`` at ``now``, pre-warmed by its pod startup time."""
-        return tuple(self.events.book.active(r.target.name, now, lead_s=r.target.pod_startup_s))
+        """Announced events in force for ``r`` from ``now`` to when nodes asked now are Ready, pre-warmed by its pod
+        startup time."""
+        return tuple(self.events.book.active(r.target.name, now, lead_s=r.lead.pod_s, ahead_s=r.lead.node_s))
 
     # --- the tick ---------------------------------------------------------------------------------
     def tick(self) -> TickReport:

@@ -255,3 +255,12 @@ def test_an_event_request_out_of_bounds_is_refused(field: str, value: object, ma
 def test_an_event_more_than_a_year_ahead_is_refused() -> None:
     with pytest.raises(ValueError, match="more than 366 days ahead"):
         book_event(request(start="2027-06-09T13:00:00Z"), NOW)
+
+
+def test_windows_ahead_are_listed_for_the_node_look_ahead_but_floor_only_while_in_force() -> None:
+    book = EventBook().add(event("soon", start=300, end=900))  # starts in 5 min
+    assert book.active("llm", T0, lead_s=180) == []  # pre-warmed by the pod lead: from 120 s, not yet
+    ahead = book.active("llm", T0, lead_s=180, ahead_s=420)  # nodes asked now are Ready in 7 min
+    assert [w.source for w in ahead] == ["webhook:soon"]
+    assert floor(ahead, T0, 2) == (0, None) and floor(ahead, T0 + 420, 2)[0] == 3
+    assert book.active("llm", T0 + 900, lead_s=180, ahead_s=420) == []  # over
