@@ -28,8 +28,8 @@ def scenario(model: str | None) -> Scenario:
     target = cfg.targets[0]
     if model is not None:
         target = target.model_copy(update={"forecast": target.forecast.model_copy(update={"model": model})})
-    assert target.trace is not None
-    return build_scenario(cfg, target, load_trace(target.trace))
+    assert target.backtest.trace is not None
+    return build_scenario(cfg, target, load_trace(target.backtest.trace))
 
 
 def measure(policy: str, model: str | None, repeat: int) -> tuple[float, float, int]:

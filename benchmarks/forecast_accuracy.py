@@ -42,8 +42,8 @@ def traces(extra: list[Path]) -> list[tuple[str, Path, float]]:
     out = []
     for cfg_path in sorted(DATA.glob("*.yaml")):
         t = load_config(cfg_path).targets[0]
-        assert t.trace is not None
-        out.append((t.trace.name, t.trace, t.demand_scale))
+        assert t.backtest.trace is not None
+        out.append((t.backtest.trace.name, t.backtest.trace, t.workload.demand_scale))
     return out + [(p.name, p, 1.0) for p in extra]
 
 

@@ -31,8 +31,8 @@ def main() -> None:
     args = parser.parse_args()
     cfg = load_config(DATA / "elb_request_count.yaml")
     target = cfg.targets[0]
-    assert target.trace is not None
-    sc = build_scenario(cfg, target, load_trace(target.trace))
+    assert target.backtest.trace is not None
+    sc = build_scenario(cfg, target, load_trace(target.backtest.trace))
     start = time.perf_counter()
     shared_tape(sc, (0.5, 0.8, 0.9, 0.95, 0.99))
     fits = time.perf_counter() - start

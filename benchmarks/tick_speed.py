@@ -51,7 +51,7 @@ def config(n: int) -> dict[str, object]:
     return {
         "service": {"tick_s": TICK_S, "queries": {"demand": 'demand{target="$target"}'}, "fetch_concurrency": 8},
         "node_pools": [{"name": "gpu", "gpus_per_node": 8, "max_nodes": 1000}],
-        "targets": [{"name": f"t{k:04d}", "capacity_per_replica": 5, "max_replicas": 50,
+        "targets": [{"name": f"t{k:04d}", "workload": {"capacity_per_replica": 5}, "scaling": {"max_replicas": 50},
                      "forecast": {"window_s": DAYS * 86400 - 3600, "step_s": 300}} for k in range(n)],
     }
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from hypothesis import settings
 
-from forecastscale.config import Config, parse_config
+from forecastscale.config import Config, Target, parse_config
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "data"
@@ -23,33 +23,39 @@ settings.load_profile("forecastscale")
 BASE_CONFIG: dict[str, Any] = {
     "targets": [{
         "name": "llm",
-        "capacity_per_replica": 1.0,
-        "target_utilisation": 0.5,
-        "min_replicas": 1,
-        "max_replicas": 64,
-        "pod_startup_s": 180,
-        "gpus_per_pod": 1,
+        "workload": {"capacity_per_replica": 1.0, "pod_startup_s": 180, "gpus_per_pod": 1},
+        "scaling": {"target_utilisation": 0.5, "min_replicas": 1, "max_replicas": 64},
     }],
     "node_pools": [{"name": "gpu", "gpus_per_node": 4, "node_startup_s": 420, "max_nodes": 32}],
 }
 
 
-def _merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+def merged(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    """A deep copy of ``base`` with (a copy of) ``patch`` merged in: nested mappings (a target's sections) key by
+    key, so no two results share a mutable value."""
     out = copy.deepcopy(base)
     for key, value in patch.items():
-        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+        nested = isinstance(value, dict) and isinstance(out.get(key), dict)
+        out[key] = merged(out[key], value) if nested else copy.deepcopy(value)
     return out
+
+
+def target_of(name: str = "t", **sections: Any) -> Target:
+    """A :class:`Target` from its sections, each a mapping or a section model (``workload.name`` defaults to
+    ``name``, as in a config file)."""
+    return Target.model_validate({"name": name, **sections})
 
 
 @pytest.fixture
 def make_config() -> Callable[..., Config]:
-    """``make_config(target={...}, pool={...}, backtest={...})``: the base config, patched."""
+    """``make_config(target={...}, pool={...}, backtest={...})``: the base config, patched (a target's sections
+    merged key by key: ``target={"scaling": {"min_replicas": 2}}`` keeps the other scaling fields)."""
 
     def build(target: dict[str, Any] | None = None, pool: dict[str, Any] | None = None,
               backtest: dict[str, Any] | None = None) -> Config:
         raw = copy.deepcopy(BASE_CONFIG)
-        raw["targets"][0] = _merge(raw["targets"][0], target or {})
-        raw["node_pools"][0] = _merge(raw["node_pools"][0], pool or {})
+        raw["targets"][0] = merged(raw["targets"][0], target or {})
+        raw["node_pools"][0] = merged(raw["node_pools"][0], pool or {})
         if backtest:
             raw["backtest"] = backtest
         return parse_config(raw)

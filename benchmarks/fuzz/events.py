@@ -23,7 +23,7 @@ from wsgiref.util import setup_testing_defaults
 from benchmarks.fuzz import Surface, Verdict, verdict
 from benchmarks.fuzz.hostile import hostile_value, mutate_text, mutate_tree
 from benchmarks.fuzz.workdir import scratch
-from forecastscale.config_events import MAX_EVENT_S, MAX_FLOOR_REPLICAS, MAX_MULTIPLIER
+from forecastscale.config.events import MAX_EVENT_S, MAX_FLOOR_REPLICAS, MAX_MULTIPLIER
 from forecastscale.edge import EARLIEST_S, LATEST_S
 from forecastscale.policy.event_book import EventBook
 from forecastscale.service.events_api import EventStore, TokenFile, make_events_app

@@ -52,10 +52,10 @@ def config_problems(config: Config) -> list[str]:
         ReactivePolicy, lambda t: PredictivePolicy(t, config.pool_for(t), 60.0, 60.0)]
     for make in makers:
         policies = {t.name: make(t) for t in config.targets}
-        inputs = {t.name: TargetInput(_observation(t.min_replicas)) for t in config.targets}
+        inputs = {t.name: TargetInput(_observation(t.scaling.min_replicas)) for t in config.targets}
         fleet, _ = decide_fleet(Placement(config), policies, inputs, {}, FleetState())
         problems += [p for t in config.targets for p in decision_problems(
-            fleet.targets[t.name], t.name, (t.min_replicas, t.max_replicas))]
+            fleet.targets[t.name], t.name, (t.scaling.min_replicas, t.scaling.max_replicas))]
         problems += [f"pool {p.name}: planned {fleet.pools[p.name].nodes!r} nodes outside [{p.min_nodes}, "
                      f"{p.max_nodes}]" for p in config.node_pools
                      if not p.min_nodes <= fleet.pools[p.name].nodes <= p.max_nodes]

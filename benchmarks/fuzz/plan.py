@@ -25,7 +25,7 @@ from benchmarks.fuzz import Surface, Verdict, verdict
 from benchmarks.fuzz.hostile import mutate_text, mutate_tree
 from benchmarks.fuzz.invariants import decision_problems
 from forecastscale.config import parse_config
-from forecastscale.config_events import MAX_FLOOR_REPLICAS, MAX_MULTIPLIER, EventRequest
+from forecastscale.config.events import MAX_FLOOR_REPLICAS, MAX_MULTIPLIER, EventRequest
 from forecastscale.edge import EARLIEST_S
 from forecastscale.policy.base import PolicyHistory
 from forecastscale.policy.behavior import BehaviorHistory
@@ -37,7 +37,8 @@ from forecastscale.types import Observation
 
 NOW = 1_780_000_000.0  # 2026-05-28: the new leader's clock
 CONFIG = parse_config({
-    "targets": [{"name": n, "capacity_per_replica": 10, "max_replicas": 50} for n in ("chat", "batch")],
+    "targets": [{"name": n, "workload": {"capacity_per_replica": 10}, "scaling": {"max_replicas": 50}}
+                for n in ("chat", "batch")],
     "node_pools": [{"name": "gpu", "gpus_per_node": 8, "max_nodes": 20}],
 })
 NAMES = [t.name for t in CONFIG.targets]
@@ -109,7 +110,8 @@ def _decision_problems(d: Decoded) -> list[str]:
                           ready_replicas=12, wall_s=NOW, events=tuple(e.window(180.0) for e in d.book
                                                                       if e.target == target.name))
         decision, _ = ReactivePolicy(target).decide(obs, history)
-        out += decision_problems(decision, target.name, (target.min_replicas, target.max_replicas))
+        bounds = (target.scaling.min_replicas, target.scaling.max_replicas)
+        out += decision_problems(decision, target.name, bounds)
     return out
 
 

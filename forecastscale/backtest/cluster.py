@@ -127,7 +127,8 @@ class FleetSimulator:
         self.targets: dict[str, Target] = {t.name: t for t in config.targets}
         placement = placement or Placement(config)
         self.order = {t.name: placement.eligible_pools(t.name) for t in config.targets}
-        self.need = {t.name: _resources(t.gpus_per_pod, t.cpu, t.memory_gib) for t in config.targets}
+        self.need = {t.name: _resources(t.workload.gpus_per_pod, t.workload.cpu, t.workload.memory_gib)
+                     for t in config.targets}
         self.nodes: dict[str, list[_Node]] = {p: [] for p in self.pools}
         self.pending: list[_Pod] = []  # creation order
         self.bound: dict[str, list[_Pod]] = {t: [] for t in self.targets}
@@ -200,7 +201,7 @@ class FleetSimulator:
                 continue
             self.pending.remove(pod)
             node.put(pod)
-            pod.ready_at = self.now + (self.targets[pod.target].pod_startup_s if startup else 0.0)
+            pod.ready_at = self.now + (self.targets[pod.target].workload.pod_startup_s if startup else 0.0)
             self.bound[pod.target].append(pod)
 
     def _room(self, pod: _Pod) -> _Node | None:
@@ -287,7 +288,7 @@ class FleetSimulator:
 
     def ready_capacity(self, name: str) -> float:
         """Demand target ``name`` can serve now: Ready pods × ``capacity_per_replica``."""
-        return self.counts(name).ready * self.targets[name].capacity_per_replica
+        return self.counts(name).ready * self.targets[name].workload.capacity_per_replica
 
     def pool_state(self, pool: str) -> PoolState:
         """Pool ``pool`` as the fleet reads it: Ready and starting nodes, GPUs lost on them."""

@@ -16,8 +16,8 @@ from datetime import UTC, datetime, timedelta
 
 from forecastscale.backtest.cluster import Fault, Outage
 from forecastscale.backtest.scenario import Scenario, resample
-from forecastscale.config_backtest import BacktestEvent, BacktestSettings
-from forecastscale.config_events import EventRequest
+from forecastscale.config.backtest import BacktestEvent, BacktestSettings
+from forecastscale.config.events import EventRequest
 from forecastscale.errors import ConfigError
 from forecastscale.policy.event_book import BookedEvent, EventBook, event_id
 from forecastscale.sources.csvtrace import COLUMNS

@@ -128,8 +128,8 @@ def _start(fs: FleetScenario) -> tuple[FleetSimulator, FleetState]:
     """The cluster at step 0: each target's replicas for its first demand (bounded), placed and packed as the
     fleet would, every node and pod Ready; the fleet remembers those node counts."""
     cfg, sim = fs.config, FleetSimulator(fs.config, fs.faults, fs.outages, fs.placement)
-    r0 = {sc.target.name: min(max(replicas_for(float(sc.demand[0]), sc.target), sc.target.min_replicas),
-                              sc.target.max_replicas) for sc in fs.members}
+    r0 = {sc.target.name: min(max(replicas_for(float(sc.demand[0]), sc.target), sc.target.scaling.min_replicas),
+                              sc.target.scaling.max_replicas) for sc in fs.members}
     alloc = fs.placement.allocate(r0)
     nodes = {p.name: fs.placement.pack(p, alloc.on(p.name), headroom=True).nodes[p.name] for p in cfg.node_pools}
     sim.seed({n: alloc.total(n) for n in r0}, nodes)
@@ -205,7 +205,7 @@ class _Tally:
         """Target ``name`` at step ``i``: pods as simulated, GPUs wanted (before placement) and run (``d``)."""
         s, t, c = self.series[name], self.targets[name], sim.counts(name)
         s.capacity[i], s.replicas[i] = sim.ready_capacity(name), c.replicas
-        s.wanted[i], s.granted[i] = wanted * t.gpus_per_pod, d.replicas * t.gpus_per_pod
+        s.wanted[i], s.granted[i] = wanted * t.workload.gpus_per_pod, d.replicas * t.workload.gpus_per_pod
         for q, path in s.forecasts.items():
             value = self.rolling[name].value_at(i, q)
             path[i] = np.nan if value is None else value
@@ -233,7 +233,7 @@ def _attribute(cfg: Config, pool: str, sim: FleetSimulator, fd: FleetDecision) -
     weights: Mapping[str, float] = sim.bound_gpus(pool)
     if not weights:
         by_name = {t.name: t for t in cfg.targets}
-        weights = {n: k * by_name[n].gpus_per_pod for n, k in fd.pools[pool].placed.items()}
+        weights = {n: k * by_name[n].workload.gpus_per_pod for n, k in fd.pools[pool].placed.items()}
     if not weights:
         weights = dict.fromkeys(_homed(cfg.targets, cfg, pool) or [t.name for t in cfg.targets], 1.0)
     total = sum(weights.values())

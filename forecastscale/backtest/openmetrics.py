@@ -5,7 +5,7 @@ metric (``# HELP``, ``# TYPE``), every series' samples in time order, timestamps
 the trace's own clock, ``# EOF`` last. Loaded into Prometheus, a what-if run sits next to the
 live series. The scored span is written (after the warm-up; with ``--window``, the window):
 
-* ``forecastscale_replay_demand{run,target}``: demand per decision step, × ``demand_scale``;
+* ``forecastscale_replay_demand{run,target}``: demand per decision step, × ``workload.demand_scale``;
 * ``forecastscale_replay_forecast{run,target,quantile}``: the predictive policy's forecast in force
   for each step, at its quantile and at 0.5 (steps without a fit are left out);
 * ``forecastscale_replay_desired_replicas{run,target,policy}``: the replicas each policy asked for;

@@ -151,5 +151,5 @@ def _panel(ax: Any, r: TraceResult, hours: float) -> None:
     highest = max([top, *(float(run.capacity[first:n].max()) for run in r.runs.values())])
     ax.set_ylim(-0.04 * (len(r.runs) + 0.5) * top, 1.15 * highest)  # room for the legend
     ax.set_title(f"{r.job.trace_path.name} → {r.job.target.name} (bars below 0: under-provisioned steps)")
-    ax.set_ylabel(r.job.target.demand_unit)
+    ax.set_ylabel(r.job.target.workload.demand_unit)
     ax.legend(loc="upper left", fontsize=8, ncol=4)

@@ -31,14 +31,14 @@ POLICIES = ("reactive", "forecast_only", "predictive", "oracle")
 
 
 class ForecastOnlyPolicy(PredictivePolicy):
-    """The predictive policy built on a target without ``schedules``: forecast and HPA floor only."""
+    """The predictive policy built on a target without cron events (``events.cron``): forecast and HPA floor only."""
 
     name = "forecast_only"
 
 
 def without_events(target: Target) -> Target:
-    """``target`` with its cron ``schedules`` removed (the baselines an event floor is judged against)."""
-    return target.model_copy(update={"schedules": ()})
+    """``target`` with its cron events removed (the baselines an event floor is judged against)."""
+    return target.model_copy(update={"events": target.events.model_copy(update={"cron": ()})})
 
 
 def make_policy(name: str, sc: Scenario, tape: ForecastTape | None = None) -> Policy:
@@ -81,7 +81,7 @@ def target_result(run: FleetRun, name: str, policy: str) -> RunResult:
     end, w, dt = fs.end_step, fs.warmup_steps, fs.step_s
     nodes = run.nodes_total
     scores = score(sc.demand[:end], s.capacity[:end], s.gpus[:end], s.replicas[:end], nodes[:end], dt, w, 0.0,
-                   sc.target.max_wait_s)
+                   sc.target.workload.max_wait_s)
     scores = replace(scores, cost=float(s.cost[w:end].sum() * dt / 3600.0))
     return RunResult(policy, scores, s.capacity, s.replicas, nodes, dict(s.reasons), s.forecasts, s.gpus)
 

@@ -60,7 +60,7 @@ def resample(trace: Trace, step_s: float, scale: float) -> FloatArray:
 def build_scenario(config: Config, target: Target, trace: Trace) -> Scenario:
     """Resample ``trace`` to the decision step and work out the warm-up span."""
     step = config.backtest.decision_interval_s
-    demand = resample(trace, step, target.demand_scale)
+    demand = resample(trace, step, target.workload.demand_scale)
     warmup_s = config.backtest.warmup_s
     if warmup_s is None:
         warmup_s = min(DEFAULT_WARMUP_S, 0.2 * trace.duration_s)

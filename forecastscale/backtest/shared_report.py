@@ -121,7 +121,7 @@ def rich_table(result: PoolResult) -> Table:
     for col in ("policy", "target", "share", "GPU-h", "under %", "unserved %", "capped steps", "capped %",
                 "GPUs cut %", "top cuts GPUs×steps"):
         table.add_column(col, justify="left" if col in ("policy", "target", "top cuts GPUs×steps") else "right")
-    shares = {j.target.name: j.target.share for j in result.jobs}
+    shares = {j.target.name: j.target.scheduling.share for j in result.jobs}
     for p, run in result.runs.items():
         for name in run.runs:
             s = target_summary(run, name)

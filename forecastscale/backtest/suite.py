@@ -47,7 +47,7 @@ def parse_policies(text: str) -> list[str]:
 def default_policies(jobs: Sequence[Job]) -> list[str]:
     """reactive, predictive, oracle; with ``forecast_only`` too when some target has event schedules
     (without them it is the very same policy as ``predictive``)."""
-    if any(job.target.schedules for job in jobs):
+    if any(job.target.events.cron for job in jobs):
         return ["reactive", "forecast_only", "predictive", "oracle"]
     return ["reactive", "predictive", "oracle"]
 
@@ -63,10 +63,10 @@ def plan_jobs(configs: Sequence[tuple[Path, Config]], traces: Sequence[Path], ta
         for path, config in configs:
             select_target(path, config, target)
     jobs = [
-        Job(path, config, t, t.trace)
+        Job(path, config, t, t.backtest.trace)
         for path, config in configs
         for t in config.targets
-        if t.trace is not None and (target is None or t.name == target)
+        if t.backtest.trace is not None and (target is None or t.name == target)
     ]
     if not jobs:
         raise ConfigError(", ".join(str(p) for p, _ in configs), [

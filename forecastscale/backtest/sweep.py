@@ -29,6 +29,9 @@ DEFAULT_LEVELS = {"underprovisioned_pct": (0.1, 0.5, 1.0, 2.0), "unserved_pct": 
                   "p99_wait_s": (1.0, 5.0, 15.0, 30.0)}
 
 Params = dict[str, float]
+# Where each swept knob lives in a target: (section, field).
+KNOBS: dict[str, tuple[str, str]] = {"target_utilisation": ("scaling", "target_utilisation"),
+                                     "quantile": ("forecast", "quantile")}
 
 
 def grid(policy: str) -> list[Params]:
@@ -41,10 +44,11 @@ def grid(policy: str) -> list[Params]:
 
 
 def with_params(target: Target, params: Params) -> Target:
-    """``target`` with swept knobs set (``quantile`` lives under ``forecast``)."""
-    update: dict[str, Any] = {k: v for k, v in params.items() if k != "quantile"}
-    if "quantile" in params:
-        update["forecast"] = target.forecast.model_copy(update={"quantile": params["quantile"]})
+    """``target`` with swept knobs set, each in its own section (:data:`KNOBS`)."""
+    update: dict[str, Any] = {}
+    for knob, value in params.items():
+        section, field = KNOBS[knob]
+        update[section] = update.get(section, getattr(target, section)).model_copy(update={field: value})
     return target.model_copy(update=update)
 
 

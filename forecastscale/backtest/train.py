@@ -26,7 +26,7 @@ def train_target(config: Config, target: Target, trace: Trace, source: str) -> A
     fs = target.forecast
     tape = make_tape(target, config.pool_for(target), trace.step_s, trace.step_s)
     step = tape.b * trace.step_s
-    y = resample(trace, step, target.demand_scale)
+    y = resample(trace, step, target.workload.demand_scale)
     candidates = fs.candidates if fs.model == "auto" else (fs.model,)
     factories: dict[str, Callable[[], Forecaster]] = {str(a): partial(tape.build, a) for a in candidates}
     chosen = select(factories, y, horizon=tape.lead, quantile=fs.quantile, season=tape.season, window=tape.window,

@@ -16,7 +16,7 @@ from typing import Any
 
 from forecastscale.backtest.runner import Scenario
 from forecastscale.backtest.scores import Scores
-from forecastscale.backtest.sweep import SLO_METRICS, Params, Point, run_point, sweep
+from forecastscale.backtest.sweep import KNOBS, SLO_METRICS, Params, Point, run_point, sweep
 from forecastscale.errors import ConfigError, PermanentError
 
 _SLO = re.compile(r"^\s*([a-z0-9_]+)\s*<=\s*([0-9]*\.?[0-9]+)\s*$")
@@ -100,9 +100,7 @@ def tuned_config(raw: dict[str, Any], target_name: str, params: Params) -> dict[
     for target in out.get("targets", []):
         if target.get("name") == target_name:
             for key, value in params.items():
-                if key == "quantile":
-                    target.setdefault("forecast", {})["quantile"] = value
-                else:
-                    target[key] = value
+                section, field = KNOBS[key]
+                target.setdefault(section, {})[field] = value
             return out
     raise ConfigError("tune", [f"no target named {target_name!r} in the config"])

@@ -80,7 +80,7 @@ def build_window_scenario(config: Config, target: Target, trace: Trace, window: 
     tail_s = config.leads(target).total_s
     cut = cut_trace(trace, start_s - lead_in_s(config, target), end_s + tail_s)
     step = config.backtest.decision_interval_s
-    demand = resample(cut, step, target.demand_scale)
+    demand = resample(cut, step, target.workload.demand_scale)
     offset_s = (cut.start - trace.start).total_seconds()
     warmup = math.ceil((start_s - offset_s) / step - 1e-9)
     end = min(len(demand), math.ceil((end_s - offset_s) / step - 1e-9))

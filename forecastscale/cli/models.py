@@ -28,10 +28,10 @@ from forecastscale.sources.prometheus import parse_duration
 def _history(cfg: Config, target: Target, trace: Path | None, prometheus: str | None, since: str) -> Trace:
     """A target's history: --trace, else --prometheus with its demand query, else its config trace."""
     if trace is None and prometheus is None:
-        if target.trace is None:
+        if target.backtest.trace is None:
             why = f"target {target.name!r}: no trace in the config; give --trace or --prometheus"
             raise ConfigError("train", [why])
-        return load_trace(target.trace)
+        return load_trace(target.backtest.trace)
     return load_history(cfg, target, trace=trace, prometheus=prometheus, since=since,
                         now_s=datetime.now(tz=UTC).timestamp(), context="train")
 

@@ -37,7 +37,7 @@ from forecastscale.sources.history import prometheus_history
 
 
 def _fetch(jobs: list[Job], url: str, span: ReplaySpan, quiet: bool) -> list[Scenario]:
-    missing = [f"targets[{job.target.name}].demand_query: required with --prometheus"
+    missing = [f"targets[{job.target.name}].queries.demand: required with --prometheus"
                for job in jobs if not job.config.query(job.target, "demand")]
     if missing:  # all of them, before fetching any
         raise ConfigError("replay", missing)
@@ -53,7 +53,7 @@ def _fetch(jobs: list[Job], url: str, span: ReplaySpan, quiet: bool) -> list[Sce
 def replay_command(
     config: Annotated[Path, typer.Option(help="YAML config: every target is replayed with its settings.")],
     prometheus: Annotated[str, typer.Option(
-        help="Prometheus URL; each target's history is its demand_query (× demand_scale).")],
+        help="Prometheus URL; each target's history is its queries.demand (× workload.demand_scale).")],
     since: Annotated[str, typer.Option(help="How much history, before --until (e.g. 7d, 36h).")] = "7d",
     until: Annotated[str | None, typer.Option(
         help="End of the history: now (default), a duration before now (e.g. 3h) or an ISO-8601 time "

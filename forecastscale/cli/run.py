@@ -47,7 +47,7 @@ def _setup_logging(level: str) -> None:
 
 
 def run_command(
-    config: Annotated[Path, typer.Option(help="YAML config: targets (with workload and demand_query), pools, "
+    config: Annotated[Path, typer.Option(help="YAML config: targets (with workload and queries.demand), pools, "
                                               "service settings.")],
     prometheus: Annotated[str | None, typer.Option(
         help="Prometheus base URL (default: service.prometheus_url in the config).")] = None,

@@ -28,8 +28,9 @@ def _write_tuned(config_path: Path, target: str, params: dict[str, float], out: 
     raw = yaml.safe_load(config_path.read_text(encoding="utf-8"))
     tuned = tuned_config(raw, target, params)
     for t in tuned.get("targets", []):  # keep trace paths valid from the new file's folder
-        if t.get("trace"):
-            t["trace"] = os.path.relpath((config_path.parent / t["trace"]).resolve(), out.resolve().parent)
+        if (section := t.get("backtest")) and section.get("trace"):
+            section["trace"] = os.path.relpath((config_path.parent / section["trace"]).resolve(),
+                                               out.resolve().parent)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(f"# tuned by forecastscale tune from {config_path}\n" + yaml.safe_dump(tuned, sort_keys=False),
                    encoding="utf-8")
@@ -41,7 +42,7 @@ def tune_command(
         help=f"METRIC<=NUMBER to meet, METRIC one of {', '.join(SLO_METRICS)}.")],
     trace: Annotated[Path | None, typer.Option(help="History as a 'timestamp,value' CSV.")] = None,
     prometheus: Annotated[str | None, typer.Option(
-        help="History from this Prometheus URL, with the target's demand_query.")] = None,
+        help="History from this Prometheus URL, with the target's queries.demand.")] = None,
     since: Annotated[str, typer.Option(help="With --prometheus: how far back (e.g. 14d, 36h).")] = "14d",
     target: Annotated[str | None, typer.Option(help="Target to tune (default: the first).")] = None,
     policy: Annotated[str, typer.Option(help="Policy whose knobs are tuned: reactive or predictive.")]

@@ -7,7 +7,7 @@ than against current capacity:
 
 * A sample is in **excess** when its effective demand is above ``upper × factor``. Effective demand is
   the observed demand plus, when a queue length and ``queue_drain_s`` are given, ``queue / queue_drain_s``
-  (the extra rate that drains the backlog in that time; the target's ``max_wait_s`` is the natural choice).
+  (the extra rate that drains the backlog in that time; the target's ``workload.max_wait_s`` is the natural choice).
 * **Entering**: panic starts at the first sample that ends an unbroken run of excess samples lasting at
   least ``window_s`` (first to last excess sample; ``window_s = 0``: the first excess sample). A sample
   that is not in excess breaks the run. Continuity is judged on the samples given: two excess samples
@@ -31,7 +31,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from forecastscale.config_events import BurstSettings
+from forecastscale.config.events import BurstSettings
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@
   action per id, so no older copy (a stale plan, a former leader's memory) brings a deletion back.
 
 Everything read back (:meth:`BookedEvent.from_dict`) is checked at the edge: times within the sane
-horizon, floors and multipliers within the bounds of :mod:`forecastscale.config_events`.
+horizon, floors and multipliers within the bounds of :mod:`forecastscale.config.events`.
 Pure: no clock, no I/O; every time is passed in.
 """
 
@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from forecastscale.config_events import (
+from forecastscale.config.events import (
     MAX_EVENT_AHEAD_S,
     MAX_EVENT_S,
     MAX_FLOOR_REPLICAS,

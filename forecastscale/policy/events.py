@@ -5,7 +5,7 @@ seconds with its floor: ``min_replicas`` (an absolute count) or ``multiplier`` (
 recommendation). Windows start ``lead_s`` before the event itself, the target's pod startup time, so
 the extra pods are Ready when the event begins.
 
-* :func:`cron_windows` — the occurrences of a :class:`~forecastscale.config_events.CronEvent` in a span
+* :func:`cron_windows` — the occurrences of a :class:`~forecastscale.config.events.CronEvent` in a span
   (:mod:`forecastscale.cron` computes them in the event's time zone, so 09:00 local stays 09:00 local
   across DST).
 * announced (webhook) events are booked in :mod:`forecastscale.policy.event_book` and reach the
@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from forecastscale.config import Target
-from forecastscale.config_events import CronEvent
+from forecastscale.config.events import CronEvent
 from forecastscale.cron import zone
 from forecastscale.types import Observation, Source, Window
 
@@ -84,7 +84,7 @@ def floor(windows: Iterable[Window], t: float, base_replicas: int) -> tuple[int,
 def windows_at(target: Target, announced: Iterable[Window], at_s: float) -> list[Window]:
     """Every event window in force at ``at_s`` (UNIX seconds): the ``announced`` ones and ``target``'s
     cron schedules' occurrences, pre-warmed by its pod startup time."""
-    cron = [w for e in target.schedules for w in cron_windows(e, at_s, at_s + 1.0, target.pod_startup_s)]
+    cron = [w for e in target.events.cron for w in cron_windows(e, at_s, at_s + 1.0, target.workload.pod_startup_s)]
     return [w for w in (*announced, *cron) if w.active(at_s)]
 
 

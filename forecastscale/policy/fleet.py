@@ -146,7 +146,7 @@ def _decide(after_ticks: int, target: Target, policy: Policy, inp: TargetInput,
 def hold(target: Target, inp: TargetInput, after_ticks: int) -> Decision:
     """No usable demand sample: keep the replicas as they are, or after ``after_ticks`` such ticks
     ``max(fallback_replicas, current)`` — missing data never scales down."""
-    current, fallback = inp.obs.current_replicas, target.fallback_replicas
+    current, fallback = inp.obs.current_replicas, target.scaling.fallback_replicas
     why = f"{inp.problem or 'no data'}; {inp.missing_ticks} ticks without data"
     if fallback is None or inp.missing_ticks < after_ticks:
         return Decision(replicas=current, source=Source.HOLD, message=f"{why}: holding {current}")

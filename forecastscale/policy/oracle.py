@@ -31,8 +31,8 @@ class OraclePolicy:
 
     def __init__(self, target: Target, pool: NodePool, demand: FloatArray, decision_step_s: float) -> None:
         lead = leads(target, pool)
-        need = np.ceil(demand / target.capacity_per_replica - 1e-9)
-        need = np.clip(need, target.min_replicas, target.max_replicas)
+        need = np.ceil(demand / target.workload.capacity_per_replica - 1e-9)
+        need = np.clip(need, target.scaling.min_replicas, target.scaling.max_replicas)
         self.replicas = _forward_max(need, lead.steps(lead.pod_s, decision_step_s))
         self.ahead = _forward_max(self.replicas, lead.steps(lead.node_s, decision_step_s))
 

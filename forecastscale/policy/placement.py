@@ -3,7 +3,7 @@
 :class:`Placement` is the fleet's view of a config, worked out once and used every tick:
 
 * :meth:`Placement.allocate` — pods per target and pool, GPU by GPU: in round *k* every target with
-  pods left claims its *k*-th eligible pool (its ``node_pool`` first, then the others its node
+  pods left claims its *k*-th eligible pool (its ``scheduling.node_pool`` first, then the others its node
   selector, affinity and tolerations allow, in config order — as the scheduler would put them). A
   pool that cannot hold its claims (``max_nodes × gpus_per_node`` minus unusable GPUs) is shared
   out by :func:`~forecastscale.policy.arbitration.arbitrate` (minima, then share × unmet demand,
@@ -42,9 +42,10 @@ def pool_shape(pool: NodePool, headroom: bool = True) -> PoolShape:
 
 def pod_shape(target: Target) -> PodShape:
     """One pod of ``target``: its requests and where it may run."""
-    return PodShape(target.gpus_per_pod, target.cpu, target.memory_gib, dict(target.node_selector),
-                    tuple(NodeSelectorRequirement(a.key, a.operator, a.values) for a in target.affinity),
-                    tuple(Toleration(t.key, t.operator, t.value, t.effect) for t in target.tolerations))
+    pod, where = target.workload, target.scheduling
+    return PodShape(pod.gpus_per_pod, pod.cpu, pod.memory_gib, dict(where.node_selector),
+                    tuple(NodeSelectorRequirement(a.key, a.operator, a.values) for a in where.affinity),
+                    tuple(Toleration(t.key, t.operator, t.value, t.effect) for t in where.tolerations))
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,7 @@ class Placement:
         pools = self.config.node_pools
         free = {p.name: max(0, p.max_nodes * p.gpus_per_node - (lost_gpus or {}).get(p.name, 0)) for p in pools}
         left = {n: max(0, wanted[n]) for n in names}
-        floor = {n: min(self.targets[n].min_replicas, left[n]) for n in names}
+        floor = {n: min(self.targets[n].scaling.min_replicas, left[n]) for n in names}
         out = Allocation({n: {} for n in names})
         notes: dict[str, list[str]] = {n: [] for n in names}
         for rank in range(max((len(self.order[n][0]) for n in names), default=0)):
@@ -127,12 +128,12 @@ class Placement:
 def _round(pool: NodePool, claimants: list[Target], left: dict[str, int], floor: dict[str, int],
            free: dict[str, int], out: Allocation, notes: dict[str, list[str]]) -> None:
     """Grant ``claimants`` pods on ``pool``: all of them if they fit its free GPUs, else arbitrated."""
-    gpus = {t.name: t.gpus_per_pod for t in claimants}
+    gpus = {t.name: t.workload.gpus_per_pod for t in claimants}
     if sum(left[t.name] * gpus[t.name] for t in claimants) <= free[pool.name]:
         grant = {t.name: left[t.name] for t in claimants}
     else:
-        claims = [Claim(t.name, left[t.name] * gpus[t.name], floor[t.name] * gpus[t.name], t.share, gpus[t.name])
-                  for t in claimants]
+        claims = [Claim(t.name, left[t.name] * gpus[t.name], floor[t.name] * gpus[t.name], t.scheduling.share,
+                        gpus[t.name]) for t in claimants]
         result = arbitrate(claims, free[pool.name])
         grant = {name: g // gpus[name] for name, g in result.granted.items()}
         for t in claimants:

@@ -181,7 +181,7 @@ def make_tape(target: Target, pool: NodePool, data_step_s: float, decision_step_
 
 def replicas_for(demand: float, target: Target) -> int:
     """Replicas that serve ``demand`` at the target utilisation."""
-    per_replica = target.capacity_per_replica * target.target_utilisation
+    per_replica = target.workload.capacity_per_replica * target.scaling.target_utilisation
     return max(0, math.ceil(demand / per_replica - 1e-9))
 
 
@@ -204,7 +204,7 @@ class PredictivePolicy:
         # Panic mode (Knative): up at once to what is observed, never down while it lasts.
         self._panic_behavior = Behavior(
             scale_up=ScalingRules(stabilization_window_seconds=0, policies=(
-                ScalingPolicy(type="Pods", value=target.max_replicas, period_seconds=1),)),
+                ScalingPolicy(type="Pods", value=target.scaling.max_replicas, period_seconds=1),)),
             scale_down=ScalingRules(stabilization_window_seconds=0, select_policy="Disabled",
                                     policies=(ScalingPolicy(type="Pods", value=1, period_seconds=1),)))
 
@@ -215,7 +215,7 @@ class PredictivePolicy:
         if upper is None:
             return None, None, state
         sample = Sample(obs.t, float(obs.demand_history[-1]), upper, obs.queue)
-        result = burst([sample], t.burst, state, queue_drain_s=t.max_wait_s or None)
+        result = burst([sample], t.scaling.burst, state, queue_drain_s=t.workload.max_wait_s or None)
         need = replicas_for(result.need, t) if result.panic and result.need is not None else None
         return need, result.surprise, result.state
 
@@ -228,7 +228,7 @@ class PredictivePolicy:
         pod_demand = self.forecast.window_max(obs.demand_history, i, self.pod_steps, obs.history_offset)
         candidates = {"reactive": reactive}
         ahead: dict[float, float] = {}
-        first = Source.RULE if t.metrics else Source.REACTIVE
+        first = Source.RULE if t.scaling.metrics else Source.REACTIVE
         if pod_demand is None:
             source, wanted, node_replicas = first, reactive, reactive
             detail = f"forecast unavailable ({self.forecast.error}); reactive {reactive} ({rec.message})"
@@ -252,11 +252,12 @@ class PredictivePolicy:
         source, wanted, note = with_events(obs, t, source, wanted, candidates)
         # Nodes asked for now are Ready node_startup_s later: they must hold the floor in force then.
         node_replicas = max(node_replicas, wanted, event_floor(obs, t, wanted, self.lead.node_s)[0])
-        rules_now = self._panic_behavior if panic is not None else t.behavior
+        rules_now = self._panic_behavior if panic is not None else t.scaling.behavior
         norm = behavior.normalize(
-            wanted, obs.current_replicas, obs.t, history.behavior, rules_now, t.min_replicas, t.max_replicas
+            wanted, obs.current_replicas, obs.t, history.behavior, rules_now, t.scaling.min_replicas,
+            t.scaling.max_replicas,
         )
-        ahead_pods = min(max(norm.replicas, node_replicas), t.max_replicas)
+        ahead_pods = min(max(norm.replicas, node_replicas), t.scaling.max_replicas)
         decision = Decision(replicas=norm.replicas, source=source, limits=norm.limits,
                             message=f"{detail}{note} → {norm.replicas}; {ahead_pods} pods planned ahead",
                             candidates=candidates, forecast=ahead, pods_ahead=ahead_pods,

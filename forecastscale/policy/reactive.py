@@ -28,10 +28,11 @@ class ReactivePolicy:
         rec = rules.recommend(obs, t)
         candidates = {"reactive": rec.replicas}
         # The default demand rule is the HPA's; a target's own metric rules are named "rule".
-        first = Source.RULE if t.metrics else Source.REACTIVE
+        first = Source.RULE if t.scaling.metrics else Source.REACTIVE
         source, raw, note = with_events(obs, t, first, rec.replicas, candidates)
         norm = behavior.normalize(
-            raw, obs.current_replicas, obs.t, history.behavior, t.behavior, t.min_replicas, t.max_replicas
+            raw, obs.current_replicas, obs.t, history.behavior, t.scaling.behavior, t.scaling.min_replicas,
+            t.scaling.max_replicas,
         )
         decision = Decision(replicas=norm.replicas, source=source, limits=norm.limits,
                             message=f"hpa {raw} ({rec.message}{note}) → {norm.replicas}", candidates=candidates)

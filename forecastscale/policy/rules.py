@@ -18,7 +18,7 @@ import math
 from dataclasses import dataclass
 
 from forecastscale.config import Target
-from forecastscale.config_rules import MetricRule, MetricTarget
+from forecastscale.config.rules import MetricRule, MetricTarget
 from forecastscale.policy import hpa
 from forecastscale.types import Observation
 
@@ -35,10 +35,10 @@ class RuleResult:
 
 
 def default_rules(target: Target) -> tuple[MetricRule, ...]:
-    """``target.metrics``, or demand at ``target_utilisation`` when none are listed."""
-    if target.metrics:
-        return target.metrics
-    pct = max(1, round(target.target_utilisation * 100))
+    """``target.scaling.metrics``, or demand at ``scaling.target_utilisation`` when none are listed."""
+    if target.scaling.metrics:
+        return target.scaling.metrics
+    pct = max(1, round(target.scaling.target_utilisation * 100))
     return (MetricRule(type="demand", target=MetricTarget(type="Utilization", average_utilization=pct)),)
 
 
@@ -48,16 +48,16 @@ def _unready(obs: Observation) -> int:
 
 def _demand(obs: Observation, target: Target, goal: MetricTarget) -> tuple[int, str] | None:
     # Utilisation is a fraction of capacity_per_replica; AverageValue is demand per replica.
-    if not target.metrics:  # the default rule: target_utilisation as written (not rounded to a whole %)
-        util = target.target_utilisation
+    if not target.scaling.metrics:  # the default rule: target_utilisation as written (not rounded to a whole %)
+        util = target.scaling.target_utilisation
     elif goal.type == "Utilization":
         util = (goal.average_utilization or 0) / 100
     else:
-        util = (goal.average_value or 0.0) / target.capacity_per_replica
+        util = (goal.average_value or 0.0) / target.workload.capacity_per_replica
     # The last completed step's demand: the metric a controller scrapes is one step old (0 before any).
     demand = float(obs.demand_history[-1]) if len(obs.demand_history) else 0.0
     inp = hpa.HpaInput(obs.current_replicas, obs.ready_replicas, _unready(obs), demand,
-                       target.capacity_per_replica, util, target.tolerance)
+                       target.workload.capacity_per_replica, util, target.scaling.tolerance)
     return hpa.recommend(inp)
 
 
@@ -67,7 +67,7 @@ def _queue(obs: Observation, target: Target, goal: MetricTarget) -> tuple[int, s
     per = goal.average_value or 1.0
     current = max(obs.current_replicas, 1)
     ratio = obs.queue / (per * current)
-    if abs(1.0 - ratio) <= target.tolerance:
+    if abs(1.0 - ratio) <= target.scaling.tolerance:
         return obs.current_replicas, f"queue {obs.queue:.3g} ≈ {per:g} per replica: within tolerance"
     return math.ceil(obs.queue / per - _EPS), f"queue {obs.queue:.3g} at {per:g} per replica"
 
@@ -78,7 +78,7 @@ def _gpu(obs: Observation, target: Target, goal: MetricTarget) -> tuple[int, str
     # A utilisation averaged over ready pods is the resource case with capacity 1 per replica.
     inp = hpa.HpaInput(obs.current_replicas, obs.ready_replicas, _unready(obs),
                        obs.gpu_utilisation / 100 * obs.ready_replicas, 1.0,
-                       (goal.average_utilization or 100) / 100, target.tolerance)
+                       (goal.average_utilization or 100) / 100, target.scaling.tolerance)
     replicas, why = hpa.recommend(inp)
     return replicas, f"GPU {obs.gpu_utilisation:.0f} %: " + why
 

@@ -295,8 +295,8 @@ class Service:
             if result.changed:
                 self.metrics.patches.labels("replicas").inc()
         x.runner.settle(now, decision, history, change)
-        outcome = TargetOutcome(name, status, action, x.sampled.demand, current, decision,
-                                fleet.errors.get(name))
+        problem = fleet.errors.get(name) or (decision.message if status == "degraded" else None)
+        outcome = TargetOutcome(name, status, action, x.sampled.demand, current, decision, problem)
         log_outcome(outcome, x.side)
         return outcome
 

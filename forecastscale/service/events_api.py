@@ -4,7 +4,7 @@ Nothing is acknowledged before it is stored: a POST or DELETE answers 2xx only a
 in the plan ConfigMap (:class:`EventStore`'s ``persist``); if it cannot be stored the answer is 503
 with ``Retry-After`` and the change is not made at all.
 
-* ``POST /v1/events`` — body :class:`~forecastscale.config_events.EventRequest` (JSON, at most
+* ``POST /v1/events`` — body :class:`~forecastscale.config.events.EventRequest` (JSON, at most
   ``max_body`` bytes); 201 with the stored event (``id``, ``start_s``/``end_s``, readable ``start``/``end``)
   and a ``Location``. The id is derived from the content, so re-sending the same announcement (with an
   explicit ``start``) answers 200 with the event already stored instead of booking it twice.
@@ -37,7 +37,7 @@ from urllib.parse import parse_qs
 from pydantic import ValidationError
 
 from forecastscale.config import format_validation_error
-from forecastscale.config_events import EventRequest
+from forecastscale.config.events import EventRequest
 from forecastscale.edge import shown, strict_json
 from forecastscale.errors import TemporaryError
 from forecastscale.policy.event_book import BookedEvent, EventBook, book_event

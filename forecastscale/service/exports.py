@@ -20,7 +20,7 @@ def export_capacity(metrics: ServiceMetrics, target: Target, scale: ScaleState, 
     """Ready capacity (ready replicas × capacity_per_replica, demand units/s) and whether demand is above it;
     under-provisioned seconds grow by ``tick_s`` per tick above it."""
     name = target.name
-    capacity = min(scale.status_replicas, scale.spec_replicas) * target.capacity_per_replica
+    capacity = min(scale.status_replicas, scale.spec_replicas) * target.workload.capacity_per_replica
     metrics.ready_capacity.labels(name).set(capacity)
     under = metrics.under_s.labels(name)  # the series exists from the first tick, at 0
     if demand is None:

@@ -109,7 +109,7 @@ def _pool(pool: NodePool, plan: PoolPlan, actuator: Actuator | None, view: PoolV
 def _export_usage(config: Config, fleet: FleetDecision, views: Mapping[str, PoolView], metrics: ServiceMetrics) -> None:
     """Per pool: current nodes (as read from a MachineDeployment, else what the running pods occupy),
     GPUs the running pods hold, GPUs the current nodes have, and GPU-seconds (used × tick_s)."""
-    gpus = {t.name: t.gpus_per_pod for t in config.targets}
+    gpus = {t.name: t.workload.gpus_per_pod for t in config.targets}
     for pool in config.node_pools:
         plan = fleet.pools[pool.name]
         view = views.get(pool.name) if pool.machine_deployment is not None else None

@@ -63,7 +63,7 @@ class TargetRunner:
         self.source, self.actuator, self.metrics = source, actuator, metrics
         demand = config.query(target, "demand")
         if demand is None:
-            raise ValueError(f"target {target.name!r}: no demand_query and no service.queries.demand")
+            raise ValueError(f"target {target.name!r}: no queries.demand and no service.queries.demand")
         self.demand_query = demand
         self.side_queries = {"queue": config.query(target, "queue"),
                              "gpu_utilisation": config.query(target, "gpu_utilisation")}
@@ -93,7 +93,7 @@ class TargetRunner:
             self._load(self.samples.end, newest)
         elif newest == self.samples.end:
             value = self.source.instant(self.demand_query, self._at(newest))
-            self._store(newest, np.array([math.nan if value is None else value * self.target.demand_scale]))
+            self._store(newest, np.array([math.nan if value is None else value * self.target.workload.demand_scale]))
         demand = self.samples.last_usable() if self.samples.end == newest + 1 else None
         problem = None if demand is not None else self._problem_at(newest)
         if demand is not None:
@@ -106,7 +106,7 @@ class TargetRunner:
 
     def _load(self, first: int, last: int) -> None:
         values = self.source.grid(self.demand_query, self._at(first), self._at(last), self.step)
-        self._store(first, values * self.target.demand_scale)
+        self._store(first, values * self.target.workload.demand_scale)
 
     def _store(self, first: int, values: FloatArray) -> None:
         """Put ``values`` in the history; unusable ones become NaN and are counted by reason."""

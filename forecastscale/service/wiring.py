@@ -54,10 +54,10 @@ def kube_client(kubeconfig: Path | None, in_cluster: bool) -> client.ApiClient:
 
 
 def _workload(api: client.ApiClient | None, target: Target, dry_run: bool) -> Actuator:
-    ref = target.workload_ref()
+    ref = target.workload
     real = None if api is None else ScaleSubresource(api, kind=ref.kind, namespace=ref.namespace, name=ref.name)
     if dry_run:
-        return DryRun(f"{ref.kind} {ref.namespace}/{ref.name}", real, initial=target.min_replicas)
+        return DryRun(f"{ref.kind} {ref.namespace}/{ref.name}", real, initial=target.scaling.min_replicas)
     assert real is not None, "a live run needs a Kubernetes client"
     return real
 
@@ -87,7 +87,7 @@ def build_service(config: Config, *, prometheus_url: str, api: client.ApiClient 
     """The service for ``config``; ``api`` None is allowed only with ``dry_run`` (no cluster at all)."""
     if api is None and not dry_run:
         raise ConfigError("run", ["a Kubernetes client is required unless --dry-run"])
-    missing = [f"targets[{i}].demand_query: required by run (or set service.queries.demand)"
+    missing = [f"targets[{i}].queries.demand: required by run (or set service.queries.demand)"
                for i, t in enumerate(config.targets) if config.query(t, "demand") is None]
     if missing:
         raise ConfigError("run", missing)

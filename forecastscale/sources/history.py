@@ -36,5 +36,5 @@ def prometheus_history(cfg: Config, target: Target, prometheus: str, start: date
     Prometheus at URL ``prometheus``; ``context`` names the caller in a :class:`ConfigError`."""
     query = cfg.query(target, "demand")
     if not query:
-        raise ConfigError(context, [f"targets[{target.name}].demand_query: required with --prometheus"])
+        raise ConfigError(context, [f"targets[{target.name}].queries.demand: required with --prometheus"])
     return PrometheusSource(prometheus).fetch(query, start, end, cfg.backtest.decision_interval_s)

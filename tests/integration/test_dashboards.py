@@ -169,12 +169,14 @@ def live_config(path: Path) -> Path:
         "service": {"tick_s": 1, "queries": {"demand": f'{METRIC}{{target="$target"}}'}, "error_window": 5},
         "node_pools": [{"name": "a100", "gpus_per_node": 8, "max_nodes": 16, "node_startup_s": 5}],
         "targets": [{
-            "name": "chat", "capacity_per_replica": 1.0, "max_replicas": 120, "pod_startup_s": 3, "gpus_per_pod": 1,
-            "workload": {"kind": "Deployment", "name": "chat", "namespace": "default"},
+            "name": "chat",
+            "workload": {"kind": "Deployment", "name": "chat", "namespace": "default", "capacity_per_replica": 1.0,
+                         "pod_startup_s": 3, "gpus_per_pod": 1},
+            "scaling": {"max_replicas": 120},
             "forecast": {"model": "holt_winters", "quantile": 0.9, "step_s": 300, "season_s": 3600,
                          "window_s": 4 * 3600},
             # an event in force all the time: the events panel has something to show
-            "schedules": [{"name": "always", "schedule": "* * * * *", "duration_s": 120, "min_replicas": 2}],
+            "events": {"cron": [{"name": "always", "schedule": "* * * * *", "duration_s": 120, "min_replicas": 2}]},
         }],
     }
     path.write_text(yaml.safe_dump(data), encoding="utf-8")

@@ -85,9 +85,9 @@ def scenario_config(combination: str) -> dict[str, Any]:
     pool of :func:`_pool`. Demand (tens of requests/s at 8 per replica) is far above the 1 replica stored, so
     every run writes scale subresources."""
     def target(name: str, kind: str, series: str) -> dict[str, Any]:
-        return {"name": name, "capacity_per_replica": 8, "max_replicas": 30, "forecast": {"window_s": 3600},
-                "workload": {"kind": kind, "name": name, "namespace": "inference"},
-                "demand_query": f'{METRIC}{{target="{series}"}}'}
+        return {"name": name, "scaling": {"max_replicas": 30}, "forecast": {"window_s": 3600},
+                "workload": {"kind": kind, "name": name, "namespace": "inference", "capacity_per_replica": 8},
+                "queries": {"demand": f'{METRIC}{{target="{series}"}}'}}
 
     return {"service": {"tick_s": 60, "policy": "reactive", "http_port": 0, "namespace": "forecastscale",
                         "leader_election": {"enabled": True}},

@@ -67,8 +67,8 @@ def elb_prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ElbProm
 def _config(path: Path, quantile: float = 0.9) -> Path:
     raw = yaml.safe_load((DATA / "elb_request_count.yaml").read_text(encoding="utf-8"))
     target = raw["targets"][0]
-    target["trace"] = str(CSV)
-    target["demand_query"] = f'{METRIC}{{service="chat"}}'
+    target["backtest"]["trace"] = str(CSV)
+    target["queries"] = {"demand": f'{METRIC}{{service="chat"}}'}
     target["forecast"]["quantile"] = quantile
     path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
     return path

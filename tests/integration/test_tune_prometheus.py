@@ -16,8 +16,8 @@ def test_tune_from_prometheus_history(prometheus: PrometheusServer, tmp_path: Pa
                                       wall_clock_at_history_end: None) -> None:  # the history is pinned
     config = tmp_path / "live.yaml"
     config.write_text(yaml.safe_dump({
-        "targets": [{"name": "chat", "capacity_per_replica": 2.0, "max_replicas": 64,
-                     "demand_query": f'{METRIC}{{target="chat"}}'}],
+        "targets": [{"name": "chat", "workload": {"capacity_per_replica": 2.0}, "scaling": {"max_replicas": 64},
+                     "queries": {"demand": f'{METRIC}{{target="chat"}}'}}],
         "node_pools": [{"name": "gpu", "gpus_per_node": 8, "max_nodes": 16}],
     }), encoding="utf-8")
     out = tmp_path / "tuned.yaml"
@@ -27,16 +27,16 @@ def test_tune_from_prometheus_history(prometheus: PrometheusServer, tmp_path: Pa
     assert result.exit_code == 0, result.output
     assert "report part" in result.stdout
     # Everything meets a 100 % SLO, so the cheapest setting wins: the highest utilisation.
-    assert load_config(out).targets[0].target_utilisation == 0.95
+    assert load_config(out).targets[0].scaling.target_utilisation == 0.95
 
 
 def test_tune_needs_a_demand_query(prometheus: PrometheusServer, tmp_path: Path) -> None:
     config = tmp_path / "noquery.yaml"
     config.write_text(yaml.safe_dump({
-        "targets": [{"name": "chat", "capacity_per_replica": 2.0, "max_replicas": 64}],
+        "targets": [{"name": "chat", "workload": {"capacity_per_replica": 2.0}, "scaling": {"max_replicas": 64}}],
         "node_pools": [{"name": "gpu", "gpus_per_node": 8, "max_nodes": 16}],
     }), encoding="utf-8")
     result = CliRunner().invoke(app, ["tune", "--config", str(config), "--prometheus", prometheus.url,
                                       "--slo", "underprovisioned_pct<=1"])
     assert result.exit_code == 2
-    assert "demand_query: required with --prometheus" in result.output
+    assert "queries.demand: required with --prometheus" in result.output

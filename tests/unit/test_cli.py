@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from forecastscale.backtest.scores import SCORE_NAMES
+from forecastscale.backtest.sweep import REACTIVE_UTILISATIONS
 from forecastscale.cli import app
 from forecastscale.config import load_config
 from tests.conftest import DATA, REPO
@@ -73,12 +74,24 @@ def test_bad_input_is_one_clear_error_and_exit_2(small_setup: Path, args: list[s
 
 def test_bad_config_lists_each_field(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
-    bad.write_text("targets:\n  - name: x\n    capacity_per_replica: -3\n    max_replicas: 4\n"
+    bad.write_text("targets:\n  - name: x\n    workload: {capacity_per_replica: -3}\n    scaling: {max_replicas: 4}\n"
                    "node_pools:\n  - name: p\n    gpus_per_node: 8\n    max_nodes: 0\n", encoding="utf-8")
     result = runner.invoke(app, ["backtest", "--config", str(bad)])
     assert result.exit_code == 2
-    assert "targets[0].capacity_per_replica: must be > 0, got -3" in result.output
+    assert "targets[0].workload.capacity_per_replica: must be > 0, got -3" in result.output
     assert "node_pools[0].max_nodes: must be > 0, got 0" in result.output
+
+
+def test_a_flat_config_of_before_says_where_each_key_moved(tmp_path: Path) -> None:
+    old = tmp_path / "old.yaml"
+    old.write_text("targets:\n  - name: x\n    capacity_per_replica: 2\n    max_replicas: 4\n"
+                   "node_pools:\n  - name: p\n    gpus_per_node: 8\n    max_nodes: 2\n", encoding="utf-8")
+    result = runner.invoke(app, ["backtest", "--config", str(old)], env={"COLUMNS": "250"})
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    text = " ".join(result.output.split())
+    assert ("targets[0].capacity_per_replica: moved to targets[0].workload.capacity_per_replica (config format 2; "
+            'see README "Configuration")') in text
+    assert "targets[0].max_replicas: moved to targets[0].scaling.max_replicas" in text
 
 
 def test_help_explains_the_policies() -> None:
@@ -130,9 +143,9 @@ def test_tune_writes_a_config_that_loads(small_setup: Path, tmp_path: Path) -> N
     assert result.exit_code == 0, result.output
     assert "tuning part" in result.stdout and "report part" in result.stdout
     tuned = load_config(out)  # the trace path was rewritten relative to the new folder
-    assert tuned.targets[0].trace is not None and tuned.targets[0].trace.resolve() == (
-        small_setup / "elb3d.csv").resolve()
-    assert tuned.targets[0].target_utilisation in (0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
+    trace = tuned.targets[0].backtest.trace
+    assert trace is not None and trace.resolve() == (small_setup / "elb3d.csv").resolve()
+    assert tuned.targets[0].scaling.target_utilisation in REACTIVE_UTILISATIONS
 
 
 @pytest.mark.parametrize(("args", "code", "message"), [

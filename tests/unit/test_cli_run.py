@@ -16,7 +16,7 @@ def config(tmp_path: Path, **service: object) -> Path:
     path.write_text(yaml.safe_dump({
         "service": service,
         "node_pools": [{"name": "gpu", "gpus_per_node": 8, "max_nodes": 4}],
-        "targets": [{"name": "chat", "capacity_per_replica": 2, "max_replicas": 10}],
+        "targets": [{"name": "chat", "workload": {"capacity_per_replica": 2}, "scaling": {"max_replicas": 10}}],
     }), encoding="utf-8")
     return path
 
@@ -25,7 +25,7 @@ def config(tmp_path: Path, **service: object) -> Path:
     ({"queries": {"demand": "x"}}, [], "service.prometheus_url: required"),
     ({"queries": {"demand": "x"}, "prometheus_url": "http://127.0.0.1:1"}, ["--at", "2024-01-01T00:00:00"],
      "--at"),
-    ({"prometheus_url": "http://127.0.0.1:1"}, ["--dry-run", "--once"], "targets[0].demand_query: required by run"),
+    ({"prometheus_url": "http://127.0.0.1:1"}, ["--dry-run", "--once"], "targets[0].queries.demand: required by run"),
     ({"queries": {"demand": 'rate(x{model="$model"}[1m])'}, "prometheus_url": "http://127.0.0.1:1"}, [],
      "service.queries.demand: unknown variable $model"),
     ({"tick_s": 0, "queries": {"demand": "x"}}, [], "service.tick_s: must be >= 1, got 0"),

@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from forecastscale.config import format_validation_error
-from forecastscale.config_events import BurstSettings, CronEvent, EventRequest
+from forecastscale.config.events import BurstSettings, CronEvent, EventRequest
 from forecastscale.cron import canonical
 
 

@@ -15,6 +15,7 @@ from forecastscale.policy.base import PolicyHistory
 from forecastscale.policy.predictive import PredictivePolicy
 from forecastscale.service.history import DemandHistory
 from forecastscale.types import Decision, Observation
+from tests.conftest import merged
 from tests.integration.conftest import METRIC, PrometheusServer
 
 TICK_S = 60
@@ -31,10 +32,11 @@ def service_config(targets: list[dict[str, Any]], **service: Any) -> dict[str, A
 
 
 def chat_target(**extra: Any) -> dict[str, Any]:
-    """The ``chat`` series as a target; a 6-day fit window fits in the 8 days backfilled at any hour."""
-    return {"name": "chat", "capacity_per_replica": 8, "max_replicas": 30,
-            "workload": {"kind": "Deployment", "name": "chat", "namespace": "default"},
-            "forecast": {"window_s": 6 * 86400}, **extra}
+    """The ``chat`` series as a target; a 6-day fit window fits in the 8 days backfilled at any hour. ``extra``
+    is merged in section by section: ``chat_target(scaling={"min_replicas": 2})`` keeps ``max_replicas``."""
+    return merged({"name": "chat", "workload": {"kind": "Deployment", "name": "chat", "namespace": "default",
+                                                "capacity_per_replica": 8},
+                   "scaling": {"max_replicas": 30}, "forecast": {"window_s": 6 * 86400}}, extra)
 
 
 def write_config(path: Path, data: dict[str, Any]) -> Path:

@@ -80,8 +80,9 @@ class Chaos:
         self.writes = 0
         self.scale_writes: list[tuple[float, int]] = []  # (time, replicas) of every scale write that landed
         (tmp / "token").write_text(TOKEN, encoding="utf-8")
-        target = chat_target(name="stepdown", capacity_per_replica=10, forecast={"window_s": 86400},
-                             workload={"kind": "Deployment", "name": "chat", "namespace": "default"})
+        target = chat_target(name="stepdown", forecast={"window_s": 86400},
+                             workload={"kind": "Deployment", "name": "chat", "namespace": "default",
+                                       "capacity_per_replica": 10})
         election = {"enabled": True, "lease_duration_s": LEASE_S, "renew_deadline_s": RENEW_S,
                     "retry_period_s": RETRY_S}
         self.config: Config = parse_config(service_config([target], policy="reactive", leader_election=election,

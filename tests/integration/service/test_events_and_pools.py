@@ -47,7 +47,7 @@ def _post(port: int, body: dict[str, Any], token: str = TOKEN) -> tuple[int, dic
 def _with_events(kube: ScaleApiDouble, tmp_path: Path) -> dict[str, Any]:
     kube.add("deployments", "default", "chat", replicas=2)
     (tmp_path / "token").write_text(TOKEN + "\n", encoding="utf-8")
-    data = service_config([chat_target(behavior=FAST_UP)], policy="reactive")
+    data = service_config([chat_target(scaling={"behavior": FAST_UP})], policy="reactive")
     data["service"]["webhook_token_file"] = str(tmp_path / "token")
     return data
 
@@ -96,9 +96,9 @@ def test_an_announced_event_raises_the_deployment_at_the_next_tick_and_survives_
 def _two_targets_one_pool(kube: ScaleApiDouble, **pool: Any) -> dict[str, Any]:
     for name in ("chat", "batch"):
         kube.add("deployments", "default", name, replicas=2)
-    targets = [chat_target(gpus_per_pod=4),
-               chat_target(name="batch", gpus_per_pod=2, capacity_per_replica=2,
-                           workload={"kind": "Deployment", "name": "batch", "namespace": "default"})]
+    targets = [chat_target(workload={"gpus_per_pod": 4}),
+               chat_target(name="batch", workload={"kind": "Deployment", "name": "batch", "namespace": "default",
+                                                   "gpus_per_pod": 2, "capacity_per_replica": 2})]
     data = service_config(targets, policy="reactive")
     data["service"]["queries"]["demand"] = f'{METRIC}{{target="$target"}}'
     data["node_pools"][0].update(pool)
@@ -147,8 +147,9 @@ def test_a_queue_rule_scales_on_the_queue_query_prometheus_answers(
     kube.add("deployments", "default", "chat", replicas=2)
     rules = [{"type": "demand", "target": {"type": "Utilization", "average_utilization": 100}},
              {"type": "queue", "target": {"type": "AverageValue", "average_value": 0.5}}]
-    target = chat_target(behavior=FAST_UP, metrics=rules, queue_query=f'{METRIC}{{target="batch"}}',
-                         capacity_per_replica=1000)  # demand alone needs 1 replica: the queue must decide
+    target = chat_target(scaling={"behavior": FAST_UP, "metrics": rules},
+                         queries={"queue": f'{METRIC}{{target="batch"}}'},
+                         workload={"capacity_per_replica": 1000})  # demand alone needs 1 replica: the queue decides
     clock = Clock(prometheus.end.timestamp() - 3600)
     service = build(service_config([target], policy="reactive"), prometheus.url, api_client, clock)
     report = service.tick()
@@ -164,9 +165,12 @@ def test_a_full_pool_is_shared_by_share_and_the_decision_says_who_was_capped(
     for name in ("chat", "batch"):
         kube.add("deployments", "default", name, replicas=2)
     # each wants far more than the pool holds: capacity 1 replica-equivalent per demand unit
-    targets = [chat_target(behavior=FAST_UP, capacity_per_replica=1, gpus_per_pod=2, share=3, min_replicas=2),
-               chat_target(name="batch", behavior=FAST_UP, capacity_per_replica=1, gpus_per_pod=2, share=1,
-                           min_replicas=2, workload={"kind": "Deployment", "name": "batch", "namespace": "default"})]
+    pods = {"capacity_per_replica": 1, "gpus_per_pod": 2}
+    scaling = {"behavior": FAST_UP, "min_replicas": 2}
+    targets = [chat_target(workload=pods, scaling=scaling, scheduling={"share": 3}),
+               chat_target(name="batch", workload={**pods, "kind": "Deployment", "name": "batch",
+                                                   "namespace": "default"},
+                           scaling=scaling, scheduling={"share": 1})]
     data = service_config(targets, policy="reactive")
     data["node_pools"][0]["max_nodes"] = 2  # 16 GPUs = 8 pods of 2 GPUs between them
     service = build(data, prometheus.url, api_client, Clock(prometheus.end.timestamp() - 3600))
@@ -183,7 +187,7 @@ def test_a_full_pool_is_shared_by_share_and_the_decision_says_who_was_capped(
 def test_pods_that_fit_no_pool_are_reported_not_dropped(
         prometheus: PrometheusServer, kube: ScaleApiDouble, api_client: client.ApiClient) -> None:
     kube.add("deployments", "default", "chat", replicas=2)
-    target = chat_target(node_selector={"accelerator": "h100"})  # the only pool has no such label
+    target = chat_target(scheduling={"node_selector": {"accelerator": "h100"}})  # the only pool has no such label
     service = build(service_config([target], policy="reactive"), prometheus.url, api_client,
                     Clock(prometheus.end.timestamp() - 3600))
     report = service.tick()

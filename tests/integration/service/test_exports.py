@@ -40,7 +40,7 @@ def test_unusable_samples_are_dropped_counted_and_never_reach_the_policy(
 def _chat_with_pool(kube: ScaleApiDouble, **extra: Any) -> dict[str, Any]:
     kube.add("deployments", "default", "chat", replicas=2)
     kube.add("machinedeployments", "default", "gpu-md", replicas=1)
-    data = service_config([chat_target(queue_query=f'{METRIC}{{target="batch"}}', **extra)])
+    data = service_config([chat_target(queries={"queue": f'{METRIC}{{target="batch"}}'}, **extra)])
     data["node_pools"][0]["machine_deployment"] = {"name": "gpu-md", "namespace": "default"}
     data["node_pools"][0]["gpus_per_node"] = 2
     return data

@@ -34,8 +34,9 @@ class Cluster:
         self.next_tick = clock.now
 
     def start(self, name: str, plan: bool = True) -> Service:
-        target = chat_target(name="stepdown", capacity_per_replica=10, forecast={"window_s": 86400},
-                             workload={"kind": "Deployment", "name": "chat", "namespace": "default"})
+        target = chat_target(name="stepdown", forecast={"window_s": 86400},
+                             workload={"kind": "Deployment", "name": "chat", "namespace": "default",
+                                       "capacity_per_replica": 10})
         election = {"enabled": True, "lease_duration_s": LEASE_S, "renew_deadline_s": RENEW_S,
                     "retry_period_s": RETRY_S}
         extra = {} if plan else {"plan_configmap": f"none-{name}"}

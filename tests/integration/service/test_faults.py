@@ -76,7 +76,7 @@ def test_prometheus_down_holds_then_falls_back_then_recovers(
         own_prometheus: tuple[LocalPrometheus, int], kube: ScaleApiDouble, api_client: client.ApiClient) -> None:
     server, end = own_prometheus
     kube.add("deployments", "default", "chat", replicas=20)
-    data = service_config([chat_target(fallback_replicas=25, forecast={"window_s": 86400})],
+    data = service_config([chat_target(scaling={"fallback_replicas": 25}, forecast={"window_s": 86400})],
                           policy="reactive", fallback_after_ticks=3)
     clock = Clock(end - 3600)
     service = build(data, server.url, api_client, clock)
@@ -112,8 +112,8 @@ def test_prometheus_down_holds_then_falls_back_then_recovers(
 def two_targets(kube: ScaleApiDouble) -> dict[str, Any]:
     kube.add("deployments", "default", "chat", replicas=1)
     kube.add("deployments", "default", "batch", replicas=1)
-    batch = chat_target(name="batch", capacity_per_replica=2,
-                        workload={"kind": "Deployment", "name": "batch", "namespace": "default"})
+    batch = chat_target(name="batch", workload={"kind": "Deployment", "name": "batch", "namespace": "default",
+                                                "capacity_per_replica": 2})
     return service_config([chat_target(), batch], policy="reactive")
 
 

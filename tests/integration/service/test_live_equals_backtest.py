@@ -35,9 +35,10 @@ NODES = {"a100": 2, "h100": 1}
 
 
 def _config() -> dict[str, Any]:
-    targets = [chat_target(capacity_per_replica=0.25, node_pool="a100", behavior=FAST_UP),
-               chat_target(name="batch", capacity_per_replica=0.2, gpus_per_pod=2, node_pool="a100",
-                           behavior=FAST_UP, workload={"kind": "Deployment", "name": "batch", "namespace": "default"})]
+    on_a100 = {"scaling": {"behavior": FAST_UP}, "scheduling": {"node_pool": "a100"}}
+    targets = [chat_target(workload={"capacity_per_replica": 0.25}, **on_a100),
+               chat_target(name="batch", workload={"kind": "Deployment", "name": "batch", "namespace": "default",
+                                                   "capacity_per_replica": 0.2, "gpus_per_pod": 2}, **on_a100)]
     data = service_config(targets, policy="reactive")
     data["node_pools"] = [
         {"name": "a100", "gpus_per_node": 8, "max_nodes": 3, "headroom_nodes": 1, "labels": {"pool": "a100"},

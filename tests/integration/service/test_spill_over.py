@@ -34,7 +34,8 @@ def test_the_overflow_of_a_full_pool_goes_to_the_next_eligible_pool_uncapped(
     for md in ("a100-md", "h100-md"):
         kube.add("machinedeployments", "default", md, replicas=1)
     # ~4/s an hour before the history's end: at 0.15/s per replica and 70 %, some 40 one-GPU pods
-    data = service_config([chat_target(capacity_per_replica=0.15, node_pool="a100", behavior=FAST_UP)],
+    data = service_config([chat_target(workload={"capacity_per_replica": 0.15}, scaling={"behavior": FAST_UP},
+                                       scheduling={"node_pool": "a100"})],
                           policy=policy)
     data["node_pools"] = [
         {"name": "a100", "gpus_per_node": 8, "max_nodes": 2, "machine_deployment": {"name": "a100-md"}},

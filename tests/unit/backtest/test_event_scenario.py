@@ -84,4 +84,5 @@ def test_a_window_outside_the_trace_is_an_error() -> None:
 
 def test_the_scenario_trace_resolves_next_to_the_file() -> None:
     [target] = load_config(SCENARIO).targets
-    assert target.trace is not None and Path(target.trace).resolve() == (DATA / "nyc_taxi.csv").resolve()
+    trace = target.backtest.trace
+    assert trace is not None and Path(trace).resolve() == (DATA / "nyc_taxi.csv").resolve()

@@ -62,7 +62,7 @@ def test_scored_hours_follow_the_warm_up(make_config: Callable[..., Config]) -> 
 def _config(tmp_path: Path, query: bool = True) -> Path:
     raw = yaml.safe_load(yaml.safe_dump(BASE_CONFIG))
     if query:
-        raw["targets"][0]["demand_query"] = "sum(rate(requests_total[5m]))"
+        raw["targets"][0]["queries"] = {"demand": "sum(rate(requests_total[5m]))"}
     path = tmp_path / "c.yaml"
     path.write_text(yaml.safe_dump(raw), encoding="utf-8")
     return path
@@ -88,7 +88,7 @@ def test_replay_needs_a_demand_query_and_a_prometheus(tmp_path: Path) -> None:
                                       "--prometheus", "http://127.0.0.1:9"])
     assert result.exit_code == 2
     assert "error: replay: invalid configuration" in result.output
-    assert "targets[llm].demand_query: required with --prometheus" in result.output
+    assert "targets[llm].queries.demand: required with --prometheus" in result.output
     assert "fetching" not in result.output
     result = CliRunner().invoke(app, ["replay", "--config", str(_config(tmp_path)), "--prometheus",
                                       "http://127.0.0.1:9", "--quiet"])

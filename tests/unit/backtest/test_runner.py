@@ -83,8 +83,8 @@ def test_warmup_longer_than_trace_is_a_config_error(make_config: Callable[..., C
 def test_oracle_is_never_under_provisioned_on_real_traces(config: str) -> None:
     cfg = load_config(DATA / config)
     target = cfg.targets[0]
-    assert target.trace is not None
-    sc = build_scenario(cfg, target, load_trace(target.trace))
+    assert target.backtest.trace is not None
+    sc = build_scenario(cfg, target, load_trace(target.backtest.trace))
     result = run_policy(sc, make_policy("oracle", sc))
     assert result.scores.underprovisioned_pct == 0.0
     assert result.scores.unserved_pct == 0.0
@@ -92,7 +92,7 @@ def test_oracle_is_never_under_provisioned_on_real_traces(config: str) -> None:
 
 
 def test_oracle_meets_a_sudden_step_exactly_in_time(make_config: Callable[..., Config]) -> None:
-    cfg = make_config(target={"capacity_per_replica": 1.0}, backtest={"warmup_s": 600})
+    cfg = make_config(target={"workload": {"capacity_per_replica": 1.0}}, backtest={"warmup_s": 600})
     demand = np.concatenate([np.full(60, 2.0), np.full(60, 30.0)])  # 2/s → 30/s at minute 60
     sc = build_scenario(cfg, cfg.targets[0], _trace(demand, 60))
     result = run_policy(sc, make_policy("oracle", sc))
@@ -110,7 +110,8 @@ def _first_days(days: float) -> Trace:
 
 @pytest.mark.parametrize("model", ["seasonal_naive", "holt_winters"])
 def test_predictive_makes_no_use_of_the_future(make_config: Callable[..., Config], model: str) -> None:
-    cfg = make_config(target={"demand_scale": 0.1, "forecast": {"model": model, "refit_interval_s": 1800}},
+    cfg = make_config(target={"workload": {"demand_scale": 0.1},
+                              "forecast": {"model": model, "refit_interval_s": 1800}},
                       backtest={"warmup_s": 2 * 86400})
     base = _first_days(2.5)
     altered_values = base.values.copy()
@@ -130,7 +131,7 @@ def test_predictive_makes_no_use_of_the_future(make_config: Callable[..., Config
 
 
 def test_predictive_without_enough_history_falls_back_to_reactive(make_config: Callable[..., Config]) -> None:
-    cfg = make_config(target={"demand_scale": 0.1}, backtest={"warmup_s": 3600})
+    cfg = make_config(target={"workload": {"demand_scale": 0.1}}, backtest={"warmup_s": 3600})
     sc = build_scenario(cfg, cfg.targets[0], _first_days(0.5))  # under 2 seasons of history
     policy = make_policy("predictive", sc)
     result = run_policy(sc, policy)
@@ -149,7 +150,8 @@ def test_reactive_and_predictive_are_deterministic(tmp_path: Path) -> None:
 
 def _two_pools(make_config: Callable[..., Config], **backtest: object) -> Config:
     """The base target (1 GPU per pod) whose own pool ``gpu`` holds 2 nodes of 4 GPUs, and a pool ``spare``."""
-    cfg = make_config(target={"capacity_per_replica": 1.0, "target_utilisation": 1.0, "node_pool": "gpu"},
+    cfg = make_config(target={"workload": {"capacity_per_replica": 1.0}, "scaling": {"target_utilisation": 1.0},
+                              "scheduling": {"node_pool": "gpu"}},
                       pool={"max_nodes": 2}, backtest={"warmup_s": 600, **backtest})
     spare = cfg.node_pools[0].model_copy(update={"name": "spare", "max_nodes": 4, "gpu_hour_cost": 3.0})
     return cfg.model_copy(update={"node_pools": [*cfg.node_pools, spare]})
@@ -157,7 +159,7 @@ def _two_pools(make_config: Callable[..., Config], **backtest: object) -> Config
 
 @pytest.mark.parametrize("policy", ["reactive", "oracle"])
 def test_a_single_target_run_is_a_fleet_of_that_target(make_config: Callable[..., Config], policy: str) -> None:
-    cfg = make_config(target={"demand_scale": 0.1}, backtest={"warmup_s": 3600})
+    cfg = make_config(target={"workload": {"demand_scale": 0.1}}, backtest={"warmup_s": 3600})
     sc = build_scenario(cfg, cfg.targets[0], _first_days(0.5))
     alone = run_policy(sc, make_policy(policy, sc))
     fleet = run_shared([sc], policy).runs[sc.target.name]
@@ -178,7 +180,7 @@ def test_a_single_target_run_replays_spill_over_and_attributes_both_pools(make_c
 
 def test_an_announced_event_floors_replicas_in_its_window(make_config: Callable[..., Config]) -> None:
     event = {"target": "llm", "start": 3600, "duration_s": 1200, "min_replicas": 6, "reason": "launch"}
-    cfg = make_config(target={"capacity_per_replica": 1.0}, pool={"min_nodes": 2},  # room: no node lead
+    cfg = make_config(target={"workload": {"capacity_per_replica": 1.0}}, pool={"min_nodes": 2},  # no node lead
                       backtest={"warmup_s": 600, "events": [event]})
     sc = build_scenario(cfg, cfg.targets[0], _trace(np.full(120, 1.0), 60))
     result = run_policy(sc, make_policy("reactive", sc))
@@ -190,8 +192,8 @@ def test_an_announced_event_floors_replicas_in_its_window(make_config: Callable[
 
 def test_queue_and_gpu_columns_feed_the_rules_one_step_old(make_config: Callable[..., Config]) -> None:
     rules = [{"type": "queue", "target": {"type": "AverageValue", "average_value": 5}}]
-    cfg = make_config(target={"metrics": rules, "behavior": {"scale_down": {
-        "stabilization_window_seconds": 0, "policies": [{"type": "Percent", "value": 100, "period_seconds": 15}]}}},
+    cfg = make_config(target={"scaling": {"metrics": rules, "behavior": {"scale_down": {
+        "stabilization_window_seconds": 0, "policies": [{"type": "Percent", "value": 100, "period_seconds": 15}]}}}},
         backtest={"warmup_s": 600})
     queue = np.concatenate([np.full(60, 10.0), np.full(60, 40.0)])
     trace = Trace("q", datetime(2024, 1, 1, tzinfo=UTC), 60, np.ones(120), _REPORT, {"queue": queue})

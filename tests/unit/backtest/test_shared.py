@@ -47,7 +47,7 @@ def test_capacity_and_minima_hold_at_every_step(pool_result: shared_report.PoolR
     assert run.nodes_total.max() <= sum(p.max_nodes for p in run.pools)
     for job in pool_result.jobs:
         t = job.target
-        floor = np.minimum(run.wanted_gpus[t.name], t.min_replicas * t.gpus_per_pod)
+        floor = np.minimum(run.wanted_gpus[t.name], t.scaling.min_replicas * t.workload.gpus_per_pod)
         assert np.all(run.granted_gpus[t.name] >= floor)
         assert np.all(run.granted_gpus[t.name] <= run.wanted_gpus[t.name])
 
@@ -77,11 +77,13 @@ def test_report_lists_caps_and_messages(pool_result: shared_report.PoolResult) -
 
 def _fleet(make_config: Callable[..., Config], shares: tuple[float, float]) -> list[Scenario]:
     """Targets a and b, each wanting 15 one-GPU pods all along, on one pool of 5 nodes × 4 GPUs."""
-    cfg = make_config(target={"capacity_per_replica": 1.0, "target_utilisation": 1.0, "min_replicas": 2},
+    cfg = make_config(target={"workload": {"capacity_per_replica": 1.0},
+                              "scaling": {"target_utilisation": 1.0, "min_replicas": 2}},
                       pool={"max_nodes": 5}, backtest={"warmup_s": 1200})
     base = cfg.targets[0]
-    cfg = cfg.model_copy(update={"targets": [base.model_copy(update={"name": n, "share": s})
-                                             for n, s in zip(("a", "b"), shares, strict=True)]})
+    cfg = cfg.model_copy(update={"targets": [
+        base.model_copy(update={"name": n, "scheduling": base.scheduling.model_copy(update={"share": s})})
+        for n, s in zip(("a", "b"), shares, strict=True)]})
     trace = Trace("flat", datetime(2024, 1, 1, tzinfo=UTC), 60, np.full(60, 15.0), TraceReport(0, 0, 0, 0, 0, 0, 0))
     return [build_scenario(cfg, t, trace) for t in cfg.targets]
 

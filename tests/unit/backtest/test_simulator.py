@@ -9,10 +9,12 @@ import pytest
 
 from forecastscale.backtest.cluster import Fault, FleetSimulator, Outage
 from forecastscale.config import Config, parse_config
+from tests.conftest import merged
 
 POOL_A = {"name": "a", "gpus_per_node": 4, "node_startup_s": 420, "max_nodes": 32, "labels": {"gpu": "a"}}
 POOL_B = {"name": "b", "gpus_per_node": 8, "node_startup_s": 600, "max_nodes": 8, "labels": {"gpu": "b"}}
-LLM = {"name": "llm", "capacity_per_replica": 1.0, "max_replicas": 64, "pod_startup_s": 180, "node_pool": "a"}
+LLM = {"name": "llm", "workload": {"capacity_per_replica": 1.0, "pod_startup_s": 180}, "scaling": {"max_replicas": 64},
+       "scheduling": {"node_pool": "a"}}
 
 
 def _config(targets: list[dict[str, Any]] | None = None, pools: list[dict[str, Any]] | None = None) -> Config:
@@ -77,7 +79,7 @@ def test_ready_nodes_go_only_when_their_pods_fit_on_the_others(replicas: int, no
 
 
 def test_compaction_moves_pods_off_a_node_being_removed() -> None:
-    small, big = {**LLM, "name": "small"}, {**LLM, "name": "big", "gpus_per_pod": 2}
+    small, big = {**LLM, "name": "small"}, merged(LLM, {"name": "big", "workload": {"gpus_per_pod": 2}})
     sim = FleetSimulator(_config([small, big]))
     sim.seed({"small": 2, "big": 2}, {"a": 2})   # node 1: small, small, big; node 2: big
     sim.apply(0.0, {"small": 0, "big": 2}, {"a": 2})
@@ -86,8 +88,8 @@ def test_compaction_moves_pods_off_a_node_being_removed() -> None:
 
 
 def test_pods_of_two_targets_share_a_node() -> None:
-    small = {**LLM, "name": "small", "cpu": 2, "memory_gib": 8}
-    big = {**LLM, "name": "big", "gpus_per_pod": 2, "cpu": 4, "memory_gib": 16}
+    small = merged(LLM, {"name": "small", "workload": {"cpu": 2, "memory_gib": 8}})
+    big = merged(LLM, {"name": "big", "workload": {"gpus_per_pod": 2, "cpu": 4, "memory_gib": 16}})
     sim = FleetSimulator(_config([small, big]))
     sim.seed({"small": 2, "big": 1}, {"a": 1})
     assert sim.bound_gpus("a") == {"small": 2, "big": 2}
@@ -101,7 +103,7 @@ def test_pods_of_two_targets_share_a_node() -> None:
 ], ids=["gpus", "cpu", "memory"])
 def test_binding_respects_gpus_cpu_and_memory(cpu: float, memory_gib: float, per_node: int) -> None:
     pool = {**POOL_A, "cpu_per_node": 8, "memory_gib_per_node": 128}
-    sim = FleetSimulator(_config([{**LLM, "cpu": cpu, "memory_gib": memory_gib}], [pool]))
+    sim = FleetSimulator(_config([merged(LLM, {"workload": {"cpu": cpu, "memory_gib": memory_gib}})], [pool]))
     sim.seed({"llm": 8}, {"a": 1})
     assert (sim.counts("llm").ready, sim.counts("llm").pending) == (per_node, 8 - per_node)
 
@@ -111,7 +113,7 @@ def test_binding_respects_gpus_cpu_and_memory(cpu: float, memory_gib: float, per
     ({"gpu": "a"}, 0, 2),        # a node selector keeps them off pool b: pending
 ], ids=["spills", "selector-keeps-home"])
 def test_pods_spill_to_the_next_eligible_pool(selector: dict[str, str], on_b: int, pending: int) -> None:
-    cfg = _config([{**LLM, "node_selector": selector}], [POOL_A, POOL_B])
+    cfg = _config([merged(LLM, {"scheduling": {"node_selector": selector}})], [POOL_A, POOL_B])
     sim = FleetSimulator(cfg)
     sim.seed({"llm": 4}, {"a": 1, "b": 1})
     sim.apply(0.0, {"llm": 6}, {"a": 1, "b": 1})
@@ -163,7 +165,7 @@ def test_a_stockout_holds_node_requests_until_it_ends(asked_at: float, ready_at:
 
 
 def test_zero_startup_times_act_in_the_same_step() -> None:
-    cfg = _config([{**LLM, "pod_startup_s": 0}], [{**POOL_A, "node_startup_s": 0}])
+    cfg = _config([merged(LLM, {"workload": {"pod_startup_s": 0}})], [{**POOL_A, "node_startup_s": 0}])
     sim = FleetSimulator(cfg)
     sim.seed({"llm": 0}, {"a": 0})
     sim.apply(0.0, {"llm": 5}, {"a": 2})

@@ -61,7 +61,12 @@ def test_grids_and_params() -> None:
         grid("oracle")
     cfg = load_config(DATA / "elb_request_count.yaml")
     t = with_params(cfg.targets[0], {"target_utilisation": 0.9, "quantile": 0.99})
-    assert (t.target_utilisation, t.forecast.quantile) == (0.9, 0.99)
+    assert (t.scaling.target_utilisation, t.forecast.quantile) == (0.9, 0.99)
+    # Each knob is set inside its section; the rest of the section is kept.
+    assert t.scaling.model_copy(update={"target_utilisation": 0.7}) == cfg.targets[0].scaling
+    assert t.forecast.model_copy(update={"quantile": 0.9}) == cfg.targets[0].forecast
+    with pytest.raises(KeyError):
+        with_params(cfg.targets[0], {"colour": 1.0})  # an unknown knob is an error, not a stray attribute
 
 
 def _scenario(days: float) -> Scenario:
@@ -123,9 +128,12 @@ def test_split_rejects_fractions_outside_0_1() -> None:
 
 
 def test_tuned_config_writes_the_knobs_into_the_named_target() -> None:
-    raw = {"targets": [{"name": "a", "target_utilisation": 0.7}, {"name": "b"}], "node_pools": []}
+    raw = {"targets": [{"name": "a", "scaling": {"target_utilisation": 0.7}},
+                       {"name": "b", "scaling": {"max_replicas": 4}}], "node_pools": []}
     out = tuned_config(raw, "b", {"target_utilisation": 0.9, "quantile": 0.95})
-    assert out["targets"][1] == {"name": "b", "target_utilisation": 0.9, "forecast": {"quantile": 0.95}}
-    assert raw["targets"][1] == {"name": "b"}  # the input is not modified
+    assert out["targets"][1] == {"name": "b", "scaling": {"max_replicas": 4, "target_utilisation": 0.9},
+                                 "forecast": {"quantile": 0.95}}
+    assert out["targets"][0] == raw["targets"][0]  # only the named target is tuned
+    assert raw["targets"][1] == {"name": "b", "scaling": {"max_replicas": 4}}  # the input is not modified
     with pytest.raises(ConfigError, match="no target named 'c'"):
         tuned_config(raw, "c", {})

@@ -222,7 +222,7 @@ def test_rbac_names_and_namespaces_match_the_config(objects: list[Obj], config: 
                 if b["metadata"]["namespace"] == namespace}
 
     for t in config.targets:
-        assert "forecastscale-scale" in bound_in(t.workload_ref().namespace), t.name
+        assert "forecastscale-scale" in bound_in(t.workload.namespace), t.name
     for p in config.node_pools:
         if p.machine_deployment is not None:
             assert "forecastscale-scale" in bound_in(p.machine_deployment.namespace), p.name

@@ -143,6 +143,6 @@ def test_bundled_artifacts_load_for_their_targets_trained_with_model_auto(name: 
     config = load_config(DATA / f"{name}.yaml")
     for t in config.targets:
         settings = t.forecast.model_copy(update={"model": "auto"})
-        expected = selection_settings(settings, config.pool_for(t).node_startup_s + t.pod_startup_s)
+        expected = selection_settings(settings, config.pool_for(t).node_startup_s + t.workload.pod_startup_s)
         got = load(path_for(REPO / "models", t.name), known_models=MODELS, target=t.name, expected=expected)
         assert got.target == t.name and math.isfinite(got.shift)

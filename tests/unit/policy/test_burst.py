@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from forecastscale.config_events import BurstSettings
+from forecastscale.config.events import BurstSettings
 from forecastscale.policy.burst import BurstState, Sample, burst, effective_demand, surprise
 
 ON = BurstSettings(enabled=True, factor=1.5, window_s=60, hold_s=300)

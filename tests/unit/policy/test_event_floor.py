@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 
 from forecastscale.config import Behavior, NodePool, ScalingPolicy, ScalingRules, Target
-from forecastscale.config_events import CronEvent
+from forecastscale.config.events import CronEvent
 from forecastscale.policy.base import PolicyHistory
 from forecastscale.policy.reactive import ReactivePolicy
 from forecastscale.types import Observation, Window
+from tests.conftest import target_of
 
 NY = ZoneInfo("America/New_York")
 LAUNCH = CronEvent(name="launch", schedule="0 9 * * 1-5", timezone="America/New_York", duration_s=3600,
@@ -25,8 +26,9 @@ FAST_UP = Behavior(scale_up=ScalingRules(stabilization_window_seconds=0,
 
 
 def _target(*schedules: CronEvent, behavior: Behavior = FAST_UP) -> Target:
-    return Target(name="t", capacity_per_replica=10.0, target_utilisation=0.5, max_replicas=50,
-                  pod_startup_s=180, schedules=schedules, behavior=behavior)
+    return target_of(workload={"capacity_per_replica": 10.0, "pod_startup_s": 180},
+                     scaling={"target_utilisation": 0.5, "max_replicas": 50, "behavior": behavior},
+                     events={"cron": schedules})
 
 
 def _decide(target: Target, wall: datetime, events: tuple[Window, ...] = ()) -> tuple[int, str, dict[str, int]]:

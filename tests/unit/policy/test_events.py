@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from forecastscale.config_events import CronEvent, EventRequest
+from forecastscale.config.events import CronEvent, EventRequest
 from forecastscale.policy.event_book import BookedEvent, EventBook, book_event
 from forecastscale.policy.events import Window, cron_windows, floor
 

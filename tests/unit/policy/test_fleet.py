@@ -15,15 +15,16 @@ from forecastscale.policy.placement import Placement
 from forecastscale.policy.predictive import PredictivePolicy
 from forecastscale.policy.reactive import ReactivePolicy
 from forecastscale.types import Decision, Limit, Observation, PoolState, Source
+from tests.conftest import merged
 
 FAST = {"scale_up": {"stabilization_window_seconds": 0, "policies": [{"type": "Pods", "value": 1000,
                                                                         "period_seconds": 15}]}}
 
 
 def _config(*targets: dict[str, Any], pools: list[dict[str, Any]] | None = None, **service: Any) -> Config:
-    base = {"capacity_per_replica": 1, "target_utilisation": 1.0, "max_replicas": 100, "node_pool": "a100",
-            "behavior": FAST}
-    return parse_config({"targets": [{**base, **t} for t in targets], "service": service,
+    base = {"workload": {"capacity_per_replica": 1}, "scheduling": {"node_pool": "a100"},
+            "scaling": {"target_utilisation": 1.0, "max_replicas": 100, "behavior": FAST}}
+    return parse_config({"targets": [merged(base, t) for t in targets], "service": service,
                          "node_pools": pools or [{"name": "a100", "gpus_per_node": 8, "max_nodes": 2},
                                                  {"name": "h100", "gpus_per_node": 8, "max_nodes": 4}]})
 
@@ -115,7 +116,7 @@ def test_a_degraded_target_holds_its_pool_at_the_last_plan() -> None:
 ], ids=["hold-first", "fallback-after-3", "never-below-current", "no-fallback-set"])
 def test_missing_data_holds_then_falls_back_never_down(missing: int, fallback: int | None, replicas: int,
                                                        source: Source) -> None:
-    config = _config({"name": "chat", "fallback_replicas": fallback}, fallback_after_ticks=3)
+    config = _config({"name": "chat", "scaling": {"fallback_replicas": fallback}}, fallback_after_ticks=3)
     fleet, _ = _decide(config, {"chat": TargetInput(_obs(1.0, 8), missing_ticks=missing)})
     assert (fleet.targets["chat"].replicas, fleet.targets["chat"].source) == (replicas, source)
 

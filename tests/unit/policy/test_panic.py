@@ -10,15 +10,17 @@ from forecastscale.config import NodePool, Target
 from forecastscale.policy.base import PolicyHistory
 from forecastscale.policy.predictive import PredictivePolicy
 from forecastscale.types import Observation
+from tests.conftest import target_of
 
 POOL = NodePool(name="p", gpus_per_node=8, node_startup_s=0, max_nodes=100)
 STEP = 60.0
 
 
 def _target(enabled: bool, window_s: float = 120) -> Target:
-    return Target(name="t", capacity_per_replica=10.0, target_utilisation=0.5, max_replicas=200, pod_startup_s=60,
-                  forecast={"model": "seasonal_naive", "season_s": 3600, "step_s": 60, "window_s": 4 * 3600},
-                  burst={"enabled": enabled, "factor": 1.5, "window_s": window_s, "hold_s": 300})
+    return target_of(workload={"capacity_per_replica": 10.0, "pod_startup_s": 60},
+                     scaling={"target_utilisation": 0.5, "max_replicas": 200,
+                              "burst": {"enabled": enabled, "factor": 1.5, "window_s": window_s, "hold_s": 300}},
+                     forecast={"model": "seasonal_naive", "season_s": 3600, "step_s": 60, "window_s": 4 * 3600})
 
 
 def _run(enabled: bool, demand: np.ndarray, start: int, window_s: float = 120) -> list[tuple[int, str]]:

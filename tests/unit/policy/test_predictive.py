@@ -31,7 +31,7 @@ def _decide(policy: PredictivePolicy, obs: Observation) -> Decision:
 
 
 def _policy(make_config: Callable[..., Config]) -> PredictivePolicy:
-    cfg = make_config(target={"capacity_per_replica": 1.0, "target_utilisation": 0.5,
+    cfg = make_config(target={"workload": {"capacity_per_replica": 1.0}, "scaling": {"target_utilisation": 0.5},
                               "forecast": {"model": "seasonal_naive", "step_s": 60, "quantile": 0.9}},
                       pool={"gpus_per_node": 4, "node_startup_s": 420, "max_nodes": 32})
     return PredictivePolicy(cfg.targets[0], cfg.node_pools[0], 60.0, 60.0)

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from forecastscale.config import Target
-from forecastscale.config_rules import MetricRule, MetricTarget
+from forecastscale.config.rules import MetricRule, MetricTarget
 from forecastscale.policy.rules import default_rules, recommend
 from forecastscale.types import Observation
+from tests.conftest import target_of
 
 
 def _obs(demand: float, current: int = 4, ready: int = 4, queue: float | None = None,
@@ -18,7 +19,8 @@ def _obs(demand: float, current: int = 4, ready: int = 4, queue: float | None = 
 
 
 def _target(*rules: MetricRule) -> Target:
-    return Target(name="t", capacity_per_replica=10.0, target_utilisation=0.5, max_replicas=100, metrics=rules)
+    return target_of(workload={"capacity_per_replica": 10.0},
+                     scaling={"target_utilisation": 0.5, "max_replicas": 100, "metrics": rules})
 
 
 DEMAND_70 = MetricRule(type="demand", target=MetricTarget(type="Utilization", average_utilization=70))
@@ -50,7 +52,8 @@ def test_each_metric_and_the_largest_wins(rules: tuple[MetricRule, ...], obs: Ob
 
 
 def test_without_metrics_the_target_utilisation_is_the_one_rule() -> None:
-    target = Target(name="t", capacity_per_replica=10.0, target_utilisation=0.5, max_replicas=100)
+    target = target_of(workload={"capacity_per_replica": 10.0},
+                       scaling={"target_utilisation": 0.5, "max_replicas": 100})
     (rule,) = default_rules(target)
     assert (rule.type, rule.target.average_utilization) == ("demand", 50)
     assert recommend(_obs(40.0), target).replicas == 8  # 100 % of 4 replicas vs 50 %

@@ -24,9 +24,12 @@ class Replica:
         self.leader, self.events, self.clock = leader, EventStore(self.saved.append), lambda: 1_800_000_000.0
 
 
+CHAT = {"name": "chat", "workload": {"capacity_per_replica": 1}, "scaling": {"max_replicas": 9}}
+
+
 def _client(tmp_path: Path, replica: Replica) -> Client:
     (tmp_path / "token").write_text("t0k3n", encoding="utf-8")
-    config = parse_config({"targets": [{"name": "chat", "capacity_per_replica": 1, "max_replicas": 9}],
+    config = parse_config({"targets": [CHAT],
                            "node_pools": [{"name": "p", "gpus_per_node": 8, "max_nodes": 2}],
                            "service": {"webhook_token_file": str(tmp_path / "token")}})
     (app,) = events_mount(config, cast(Service, replica)).values()
@@ -55,6 +58,6 @@ def test_a_standby_refuses_a_change_whatever_the_letter_case_of_the_method(tmp_p
 
 
 def test_without_a_token_file_there_is_no_events_api(tmp_path: Path) -> None:
-    config = parse_config({"targets": [{"name": "chat", "capacity_per_replica": 1, "max_replicas": 9}],
+    config = parse_config({"targets": [CHAT],
                            "node_pools": [{"name": "p", "gpus_per_node": 8, "max_nodes": 2}]})
     assert events_mount(config, cast(Service, Replica(True))) == {}

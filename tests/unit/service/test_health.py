@@ -13,7 +13,8 @@ from forecastscale.service.metrics import ServiceMetrics
 from forecastscale.types import NodeHealth
 
 CONFIG = parse_config({
-    "targets": [{"name": "t", "capacity_per_replica": 1, "max_replicas": 10, "node_pool": "gpu"}],
+    "targets": [{"name": "t", "workload": {"capacity_per_replica": 1}, "scaling": {"max_replicas": 10},
+                 "scheduling": {"node_pool": "gpu"}}],
     "node_pools": [{"name": "gpu", "gpus_per_node": 8, "max_nodes": 10, "labels": {"pool": "gpu"},
                     "health": {"enabled": True, "fail_threshold": 2, "quarantine_s": 600}},
                    {"name": "cpu", "gpus_per_node": 1, "max_nodes": 10}],

@@ -124,7 +124,7 @@ def test_tls_needs_both_files_that_load(tmp_path: Path) -> None:
 
 
 def test_the_config_resolves_the_tls_files_against_its_directory_and_wants_both(tmp_path: Path) -> None:
-    base = {"targets": [{"name": "chat", "capacity_per_replica": 1, "max_replicas": 9}],
+    base = {"targets": [{"name": "chat", "workload": {"capacity_per_replica": 1}, "scaling": {"max_replicas": 9}}],
             "node_pools": [{"name": "p", "gpus_per_node": 8, "max_nodes": 2}]}
     tls = {"tls_cert_file": "tls/tls.crt", "tls_key_file": "/etc/forecastscale/tls/tls.key"}
     service = parse_config({**base, "service": tls}, "c.yaml", tmp_path).service

@@ -24,8 +24,8 @@ def runners(models: dict[str, str]) -> tuple[list[TargetRunner], ServiceMetrics]
     config = parse_config({
         "service": {"queries": {"demand": "x"}},
         "node_pools": [{"name": "gpu", "gpus_per_node": 8, "max_nodes": 4}],
-        "targets": [{"name": n, "capacity_per_replica": 1, "max_replicas": 4, "forecast": {"model": m}}
-                    for n, m in models.items()],
+        "targets": [{"name": n, "workload": {"capacity_per_replica": 1}, "scaling": {"max_replicas": 4},
+                     "forecast": {"model": m}} for n, m in models.items()],
     })
     metrics = ServiceMetrics(CollectorRegistry())
     source = PrometheusSource("http://127.0.0.1:1")  # never called here
@@ -34,7 +34,7 @@ def runners(models: dict[str, str]) -> tuple[list[TargetRunner], ServiceMetrics]
 
 def trained(r: TargetRunner, model: str = "gbm", **extra: Any) -> Artifact:
     """The artifact ``train`` would write for ``r``'s target: its settings and lead time recorded."""
-    settings = selection_settings(r.target.forecast, r.pool.node_startup_s + r.target.pod_startup_s)
+    settings = selection_settings(r.target.forecast, r.pool.node_startup_s + r.target.workload.pod_startup_s)
     fields: dict[str, Any] = {"target": r.target.name, "model": model, "reason": "trained", "scores": {},
                               "data": {}, "settings": settings, **extra}
     return Artifact(**fields)

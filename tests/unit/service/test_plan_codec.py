@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from forecastscale.config_events import EventRequest
+from forecastscale.config.events import EventRequest
 from forecastscale.policy.behavior import BehaviorHistory
 from forecastscale.policy.event_book import BookedEvent, EventBook, book_event
 from forecastscale.service.plan_codec import MAX_CLOCK_SKEW_S, book_entry, decode, encode, merged

@@ -1,16 +1,16 @@
-"""HPA v2 ``metrics`` for a target: several metrics at once, each with a target; the largest wins.
+"""HPA v2 ``metrics`` for a target (``scaling.metrics``): several metrics at once, each with a target; the largest wins.
 
 Written as an ``autoscaling/v2`` HorizontalPodAutoscaler would be (snake_case), e.g.::
 
     metrics:
-      - type: demand            # demand per replica, against capacity_per_replica
+      - type: demand            # demand per replica, against workload.capacity_per_replica
         target: {type: Utilization, average_utilization: 70}
       - type: queue             # requests waiting, per replica
         target: {type: AverageValue, average_value: 4}
       - type: gpu_utilisation   # DCGM GPU utilisation (%) averaged over ready pods
         target: {type: Utilization, average_utilization: 80}
 
-A target that lists none scales on demand at its ``target_utilisation`` (the HPA of issue 3).
+A target that lists none scales on demand at its ``scaling.target_utilisation`` (the HPA of issue 3).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from forecastscale.config_base import _Model
+from forecastscale.config.base import _Model
 
 MetricType = Literal["demand", "queue", "gpu_utilisation"]
 # Which target types make sense for each metric (the HPA accepts only some per source, too).

@@ -1,8 +1,9 @@
 """Where a target's pods may run and how a pool gets its nodes: Kubernetes scheduling terms, snake_case.
 
-A target's pods carry ``cpu``/``memory_gib`` requests, a ``node_selector``, required node
-``affinity`` (one term, requirements ANDed) and ``tolerations``; a pool's nodes carry
-allocatable ``cpu_per_node``/``memory_gib_per_node``, ``labels`` and ``taints``. Node-pool sizing
+A target's pods carry ``workload.cpu``/``workload.memory_gib`` requests and, in its ``scheduling:`` section
+(:class:`SchedulingSettings`), a ``node_selector``, required node ``affinity`` (one term, requirements ANDed)
+and ``tolerations``; a pool's nodes carry allocatable ``cpu_per_node``/``memory_gib_per_node``, ``labels`` and
+``taints``. Node-pool sizing
 bin-packs the planned pods into the pools they may run on (:mod:`forecastscale.policy.binpack`).
 """
 
@@ -12,7 +13,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from forecastscale.config_base import _Model
+from forecastscale.config.base import _Model
 
 Effect = Literal["NoSchedule", "PreferNoSchedule", "NoExecute"]
 
@@ -79,3 +80,15 @@ class HealthSettings(_Model):
     window_s: float = Field(default=3600, gt=0, description="how long a failure is remembered")
     quarantine_s: float = Field(default=1800, ge=0, description="healthy this long before a quarantined GPU "
                                                                  "counts again")
+
+
+class SchedulingSettings(_Model):
+    """A target's ``scheduling:`` section: the pool its pods run on, where on it, and its weight when full."""
+
+    node_pool: str | None = Field(default=None, description="pool name; optional with one pool")
+    node_selector: dict[str, str] = Field(default_factory=dict, description="node labels a pod requires")
+    affinity: tuple[NodeSelectorRequirementSpec, ...] = Field(default=(), description="required node affinity")
+    tolerations: tuple[TolerationSpec, ...] = Field(default=(), description="taints of a pool's nodes the pods "
+                                                     "tolerate")
+    share: float = Field(default=1.0, gt=0, description="weight when a full pool is shared (× unmet demand, after "
+                         "every target's scaling.min_replicas)")

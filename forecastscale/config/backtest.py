@@ -3,7 +3,7 @@ faults and node stockouts, so a backtest exercises every feature of the live tic
 
 * :class:`BacktestEvent` — a webhook-style event (``POST /v1/events``), bounded as :class:`EventRequest` is;
   the replay books it at the start of the run and hands its window to the target's observations exactly
-  as the service does (pre-warmed by the target's ``pod_startup_s``).
+  as the service does (pre-warmed by the target's ``workload.pod_startup_s``).
 * :class:`HealthFault` — ``gpus`` GPUs, or ``nodes`` whole nodes, of a pool unusable for ``duration_s``.
 * :class:`Stockout` — a pool's node requests are not fulfilled for ``duration_s``.
 
@@ -21,8 +21,8 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field, model_validator
 
-from forecastscale.config_base import _Model
-from forecastscale.config_events import MAX_EVENT_S, MAX_FLOOR_REPLICAS, MAX_MULTIPLIER, MAX_REASON_CHARS
+from forecastscale.config.base import _Model
+from forecastscale.config.events import MAX_EVENT_S, MAX_FLOOR_REPLICAS, MAX_MULTIPLIER, MAX_REASON_CHARS
 from forecastscale.edge import epoch
 
 _EXAMPLE = "e.g. 2015-01-01T00:00:00Z, or seconds after the trace's first row such as 86400"

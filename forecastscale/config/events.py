@@ -6,8 +6,10 @@
   ``multiplier`` × the policy's own recommendation.
 * :class:`EventRequest` — the body of ``POST /v1/events``: a one-off event announced by a person or a
   pipeline (a launch, a batch job, a marketing mail).
-* :class:`BurstSettings` — when observed demand runs far above the forecast's upper quantile, switch to
-  a reactive "panic" mode for a while (Knative's panic window, judged against the forecast).
+* :class:`EventSettings` — a target's ``events:`` section (its cron events).
+* :class:`BurstSettings` — a target's ``scaling.burst``: when observed demand runs far above the forecast's
+  upper quantile, switch to a reactive "panic" mode for a while (Knative's panic window, judged against the
+  forecast).
 
 Cron expressions are standard crontab (``minute hour day-of-month month day-of-week``, weekday 0 or 7 =
 Sunday, names ``sun``–``sat``/``jan``–``dec`` allowed), checked and evaluated by :mod:`forecastscale.cron`
@@ -23,7 +25,7 @@ from typing import Any
 from pydantic import AwareDatetime, Field, field_validator, model_validator
 
 from forecastscale import cron
-from forecastscale.config_base import _Model
+from forecastscale.config.base import _Model
 from forecastscale.edge import epoch
 
 # Bounds of an event, announced or scheduled: beyond them a value is a mistake or an attack (a multiplier of
@@ -31,7 +33,7 @@ from forecastscale.edge import epoch
 MAX_EVENT_S = 90 * 86400  # one event lasts at most 90 days
 MAX_EVENT_AHEAD_S = 366 * 86400  # an announced event starts at most a year ahead
 MAX_MULTIPLIER = 100.0  # floor = recommendation × at most 100
-MAX_FLOOR_REPLICAS = 100_000  # min_replicas at most this (bounds then cap it at the target's max_replicas)
+MAX_FLOOR_REPLICAS = 100_000  # min_replicas at most this (then capped at the target's scaling.max_replicas)
 MAX_REASON_CHARS = 1000
 
 
@@ -47,7 +49,7 @@ def _exactly_one_floor(min_replicas: int | None, multiplier: float | None) -> No
 class CronEvent(_Model):
     """A recurring event: from each ``schedule`` occurrence (local time in ``timezone``) for ``duration_s``,
     replicas are at least ``min_replicas``, or ``multiplier`` × the policy's recommendation (exactly one).
-    The floor starts the target's ``pod_startup_s`` early so the pods are Ready at the occurrence."""
+    The floor starts the target's ``workload.pod_startup_s`` early so the pods are Ready at the occurrence."""
 
     name: str = Field(min_length=1, description="names the event in decisions and logs")
     schedule: str = Field(description="5-field crontab, e.g. '0 9 * * 1-5' (weekdays 09:00)")
@@ -140,3 +142,10 @@ class BurstSettings(_Model):
     window_s: float = Field(default=60, ge=0, allow_inf_nan=False, description="how long the excess must last")
     hold_s: float = Field(default=300, ge=0, allow_inf_nan=False, description="panic lasts this long after the "
                                                                                "last excess")
+
+
+class EventSettings(_Model):
+    """A target's ``events:`` section: replica floors it knows of in advance (announced ones arrive through
+    ``POST /v1/events`` or ``backtest.events``)."""
+
+    cron: tuple[CronEvent, ...] = Field(default=(), description="recurring events: replicas floors on a cron")

@@ -3,7 +3,7 @@ number is finite and of a sane size.
 
 Bounds every model inherits (a field's own ``gt``/``le`` narrow them further):
 
-* floats are finite (``inf``/``nan`` refused: ``capacity_per_replica: .inf`` decided 1 replica);
+* floats are finite (``inf``/``nan`` refused: ``workload.capacity_per_replica: .inf`` decided 1 replica);
 * a float is 0 or of magnitude :data:`MIN_MAGNITUDE` … :data:`MAX_MAGNITUDE` (``5e-324`` as a capacity makes
   ``demand / capacity`` infinite, and ``1e308`` overflows the first product it enters);
 * an int is within ±:data:`MAX_INT` (Kubernetes counts are int32);
