@@ -40,4 +40,4 @@ def config(base: list[Obj], container: Obj) -> Config:
     path = Path(config_arg.removeprefix("--config="))
     cm = one(base, "ConfigMap", "forecastscale-config")
     data = yaml.safe_load(cm["data"][path.name])
-    return parse_config(data, "deploy/configmap.yaml", path.parent)
+    return parse_config(data, "deploy/base/configmap.yaml", path.parent)

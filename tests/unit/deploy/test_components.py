@@ -77,13 +77,15 @@ def test_the_renderer_refuses_what_it_does_not_implement(tmp_path: Path) -> None
 def test_components_follow_kustomize_semantics(tmp_path: Path) -> None:
     """A Component sees (and patches) what its parent accumulated before it; the parent's namespace and
     labels then reach the Component's objects; the kinds of the two may not be swapped."""
-    (tmp_path / "cm.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: base}\n", encoding="utf-8")
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "cm.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: base}\n",
+                                              encoding="utf-8")
     comp = write(tmp_path / "comp", COMPONENT + "resources: [extra.yaml]\npatches:\n"
                  "  - target: {version: v1, kind: ConfigMap, name: ba.e}\n"
                  "    patch: '[{op: add, path: /data, value: {from: component}}]'\n")
     (comp / "extra.yaml").write_text("apiVersion: v1\nkind: Secret\nmetadata: {name: extra}\n", encoding="utf-8")
     labels = "labels:\n  - pairs: {team: x}\n    includeSelectors: false\n"
-    write(tmp_path / "app", KUSTOMIZATION + f"namespace: ns\n{labels}resources: [../cm.yaml]\ncomponents: [../comp]\n")
+    write(tmp_path / "app", KUSTOMIZATION + f"namespace: ns\n{labels}resources: [cm.yaml]\ncomponents: [../comp]\n")
     rendered = render(tmp_path / "app")
     assert [(o["kind"], o["metadata"]["namespace"], o["metadata"]["labels"]) for o in rendered] == [
         ("ConfigMap", "ns", {"team": "x"}), ("Secret", "ns", {"team": "x"})]

@@ -20,6 +20,7 @@ import yaml
 
 from forecastscale.config import Config
 from tests.unit.deploy.kustomize import (
+    BASE,
     COMPONENTS,
     DEPLOY,
     REPO,
@@ -81,6 +82,7 @@ def test_base_overlay_and_access_render(objects: list[Obj], base: list[Obj]) -> 
     kinds = sorted({o["kind"] for o in base})
     assert kinds == ["ClusterRole", "ConfigMap", "Deployment", "Namespace", "NetworkPolicy",
                      "PodDisruptionBudget", "Role", "RoleBinding", "Service", "ServiceAccount"]
+    assert render(BASE) == base  # deploy/ is deploy/base/, included so that no overlay sits inside its base
     overlay = render(DEPLOY / "overlays" / "servicemonitor")
     assert [o for o in overlay if o["kind"] != "ServiceMonitor"] == base  # the overlay only adds
     for obj in base + overlay:
