@@ -5,6 +5,7 @@
     ForecastscaleError
     ├── PermanentError        report and stop; retrying cannot help
     │   ├── ConfigError       the configuration file is wrong (one line per bad field)
+    │   ├── UsageError        a command-line value is wrong (one line: the option and the value)
     │   └── TraceError        a trace file is not a usable ``timestamp,value`` CSV
     └── TemporaryError        retry later / back off (a source or API was unavailable)
         ├── NotEnoughHistory  a forecaster needs more history; fall back and retry after more data
@@ -33,6 +34,10 @@ class ConfigError(PermanentError):
         self.source = source
         self.problems = problems
         super().__init__(f"{source}: invalid configuration\n" + "\n".join(f"  {p}" for p in problems))
+
+
+class UsageError(PermanentError):
+    """A command-line option's value is malformed; the message is one line naming the option and the value."""
 
 
 class TraceError(PermanentError):

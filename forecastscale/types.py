@@ -84,9 +84,11 @@ class Observation:
     history_offset: int = 0
     # UNIX seconds at t (cron schedules need the wall clock; None: no schedule can apply).
     wall_s: float | None = None
-    # Requests waiting now, and GPU utilisation (%) averaged over ready pods; None = not measured.
+    # Requests waiting now, GPU utilisation and KV cache in use (%, 0–100) averaged over ready pods;
+    # None = not measured.
     queue: float | None = None
     gpu_utilisation: float | None = None
+    kv_cache: float | None = None
     # Announced events (webhook) for this target, pre-warmed already; cron schedules come from config.
     events: tuple[Window, ...] = ()
 
@@ -116,6 +118,9 @@ class Source(StrEnum):
     RULE = "rule"  # an HPA metric rule of the target (queue, GPU utilisation, a demand target of its own)
     EVENT = "event"  # a cron or announced event's floor
     BURST = "burst"  # panic mode: the observed need, up at once
+    SHADOW = "shadow"  # the forecast guardrail fell back: a shadow forecaster (seasonal_naive or persistence, named
+    # in the message) or the last demand × (1 + guardrail.reactive_margin) stands in for a model found worse
+    WAKE = "wake"  # min_replicas 0: woken from zero to one replica (demand or queue > 0, or demand forecast)
     FALLBACK = "fallback"  # no data for fallback_after_ticks: max(fallback_replicas, current)
     HOLD = "hold"  # no usable data this tick: kept as it is
     ORACLE = "oracle"  # perfect foresight (backtest only)
@@ -144,6 +149,36 @@ class Outlook:
 
 
 @dataclass(frozen=True, kw_only=True)
+class SloStatus:
+    """Where an SLO-calibrated target stands: its margin (band widths above the median), the quantile that margin
+    amounts to (Gaussian reading, for display), the measured share of steps (or demand) missing the SLO and the
+    share it may miss (both 0–1)."""
+
+    margin: float
+    level: float
+    measured: float | None
+    aim: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class GuardrailStatus:
+    """The forecast guardrail after a tick: what provisions now (``model``, ``seasonal_naive``, ``persistence`` or
+    ``reactive``), the switch made this tick with its reason (None: no switch), and per forecaster (``model`` and
+    the shadows) its rolling pinball loss at the configured quantile (demand units/s) and its coverage of that
+    quantile (0–1), where scored."""
+
+    active: str
+    switch: str | None = None
+    pinball: Mapping[str, float] = field(default_factory=dict)
+    coverage: Mapping[str, float] = field(default_factory=dict)
+
+    @property
+    def fallen_back(self) -> bool:
+        """Whether a stand-in provisions instead of the model."""
+        return self.active != "model"
+
+
+@dataclass(frozen=True, kw_only=True)
 class Decision:
     """A target's replicas for one tick, and why.
 
@@ -167,6 +202,8 @@ class Decision:
     surprise: float | None = None  # last demand / its forecast upper quantile
     panic: bool = False  # burst (panic) mode holds the target
     model: str | None = None  # the forecaster in use
+    slo: SloStatus | None = None  # with targets[].slo: the calibration's state after this tick
+    guardrail: GuardrailStatus | None = None  # with guardrail.enabled: the shadow scores and what provisions
 
     @property
     def reason(self) -> str:

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import settings
 
 from forecastscale.config import Config, Target, parse_config
+from forecastscale.devtools.tools import PROMETHEUS, ToolsMissing, ensure
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "data"
@@ -19,6 +20,25 @@ DATA = REPO / "data"
 # database carried between runs; each test bounds its own max_examples and sets deadline=None.
 settings.register_profile("forecastscale", derandomize=True, database=None, deadline=None, print_blob=True)
 settings.load_profile("forecastscale")
+
+
+def _needs_prometheus(item: pytest.Item) -> bool:
+    return "integration" in item.path.parts or item.get_closest_marker("prometheus") is not None
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """The README's test command passes on a fresh machine: if a selected test runs a real Prometheus and the
+    Debian package is missing, install it (root or password-less sudo) or stop at once with one line saying
+    what to install — never 38 errors at the end of the run."""
+    if not any(_needs_prometheus(item) for item in session.items):
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    say = reporter.write_line if reporter is not None else print
+    try:
+        ensure(PROMETHEUS, say=say)
+    except ToolsMissing as exc:
+        pytest.exit(f"{exc}; or run only the unit tests: python3 -m pytest tests/unit", returncode=4)
+
 
 BASE_CONFIG: dict[str, Any] = {
     "targets": [{

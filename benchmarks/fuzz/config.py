@@ -1,7 +1,7 @@
 """Surface ``config``: a YAML file through ``load_config``, then each target's policies built and one decision.
 
 Seeds: every bundled config (``data/*.yaml``, ``data/scenarios/*.yaml``, ``examples/*.yaml`` and the config
-inside ``deploy/configmap.yaml``). Cases: the seed's data with values replaced by hostile ones and dumped
+inside ``deploy/base/configmap.yaml``). Cases: the seed's data with values replaced by hostile ones and dumped
 back, YAML constructs spliced into the seed's text (anchors, alias bombs, tags, duplicate keys, deep
 nesting, merge keys, dates), or blind text edits; as bytes, sometimes not UTF-8.
 """
@@ -35,7 +35,7 @@ def seeds() -> list[str]:
     """The bundled configs' text."""
     files = sorted([*ROOT.glob("data/*.yaml"), *ROOT.glob("data/scenarios/*.yaml"), *ROOT.glob("examples/*.yaml")])
     texts = [f.read_text(encoding="utf-8") for f in files]
-    configmap = yaml.safe_load((ROOT / "deploy" / "configmap.yaml").read_text(encoding="utf-8"))
+    configmap = yaml.safe_load((ROOT / "deploy" / "base" / "configmap.yaml").read_text(encoding="utf-8"))
     return [*texts, configmap["data"]["config.yaml"]]
 
 

@@ -1,5 +1,6 @@
 """What a replay adds to the traces (config ``backtest:``), on the run's clock: announced events as the service
-books them, GPU-health faults and stockouts for the simulator, and the traces' queue and GPU-utilisation columns.
+books them, GPU-health faults and stockouts for the simulator, and the traces' queue, GPU-utilisation and KV-cache
+columns.
 
 Run seconds count from the replay's first step (``t = 0``). A ``start`` given as a number is seconds after
 the trace file's first row (a ``--window`` replay starts later: its ``offset_s`` is subtracted); one given
@@ -93,6 +94,7 @@ def outages(settings: BacktestSettings, members: Sequence[Scenario], pools: Sequ
 
 
 def columns(sc: Scenario) -> dict[str, FloatArray]:
-    """The trace's ``queue`` and ``gpu_utilisation`` columns per decision step (time-weighted means, unscaled)."""
+    """The trace's ``queue``, ``gpu_utilisation`` and ``kv_cache`` columns per decision step (time-weighted means,
+    unscaled)."""
     return {name: resample(replace(sc.trace, values=sc.trace.columns[name]), sc.step_s, 1.0)
             for name in COLUMNS if name in sc.trace.columns}

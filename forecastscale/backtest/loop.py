@@ -2,7 +2,7 @@
 pool-level simulator, as the live tick runs them.
 
 Each decision step ``t = i·dt``: ``sim.advance(t)`` → every target's observation (demand up to the last
-completed step, its pods as simulated, the trace's queue and GPU-utilisation columns one step old as
+completed step, its pods as simulated, the trace's queue, GPU-utilisation and KV-cache columns one step old as
 well, the announced events in force as the service passes them) and every pool's state → one fleet
 decision → ``sim.apply`` → each target's history records the scale event the simulator made → series.
 A single-target backtest is a fleet of that one target (with every pool it may spill to); ``--shared-pool``
@@ -89,6 +89,7 @@ class TargetSeries:
     reasons: Counter[str] = field(default_factory=Counter)
     capped_steps: int = 0
     cap_sizes: Counter[int] = field(default_factory=Counter)  # GPUs cut → scored steps
+    switches: list[tuple[int, str]] = field(default_factory=list)  # guardrail switches: (step, reason), every step
 
     @classmethod
     def empty(cls, n: int, quantiles: Sequence[float]) -> TargetSeries:
@@ -146,7 +147,7 @@ def _observation(fs: FleetScenario, sc: Scenario, sim: FleetSimulator, i: int) -
     return Observation(t=now, step_s=fs.step_s, demand_history=sc.demand[:i], current_replicas=c.replicas,
                        ready_replicas=c.ready, starting_replicas=c.starting, pending_replicas=c.pending,
                        wall_s=wall, queue=side.get("queue"), gpu_utilisation=side.get("gpu_utilisation"),
-                       events=events)
+                       kv_cache=side.get("kv_cache"), events=events)
 
 
 def run_fleet(fs: FleetScenario, policies: Mapping[str, Policy],
@@ -206,6 +207,8 @@ class _Tally:
         s, t, c = self.series[name], self.targets[name], sim.counts(name)
         s.capacity[i], s.replicas[i] = sim.ready_capacity(name), c.replicas
         s.wanted[i], s.granted[i] = wanted * t.workload.gpus_per_pod, d.replicas * t.workload.gpus_per_pod
+        if d.guardrail is not None and d.guardrail.switch:
+            s.switches.append((i, d.guardrail.switch))
         for q, path in s.forecasts.items():
             value = self.rolling[name].value_at(i, q)
             path[i] = np.nan if value is None else value

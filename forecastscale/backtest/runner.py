@@ -15,15 +15,16 @@ import numpy as np
 from forecastscale.backtest.loop import FleetRun, fleet_scenario, run_fleet
 from forecastscale.backtest.scenario import DEFAULT_WARMUP_S, Scenario, build_scenario, resample
 from forecastscale.backtest.scores import Scores, score
-from forecastscale.config import Target
+from forecastscale.config import SloSettings, Target
 from forecastscale.policy.base import Policy
 from forecastscale.policy.oracle import OraclePolicy
-from forecastscale.policy.predictive import ForecastTape, PredictivePolicy
+from forecastscale.policy.predictive import PredictivePolicy
 from forecastscale.policy.reactive import ReactivePolicy
+from forecastscale.policy.tape import ForecastTape
 from forecastscale.types import FloatArray
 
 __all__ = ["DEFAULT_WARMUP_S", "POLICIES", "RunResult", "Scenario", "build_scenario", "make_policy", "resample",
-           "run_policy", "target_result"]
+           "run_policy", "target_result", "with_slo"]
 
 # forecast_only: the predictive policy without the target's event floors (cron schedules), so a
 # scenario with a known event can show what the floor adds over the forecast alone.
@@ -39,6 +40,14 @@ class ForecastOnlyPolicy(PredictivePolicy):
 def without_events(target: Target) -> Target:
     """``target`` with its cron events removed (the baselines an event floor is judged against)."""
     return target.model_copy(update={"events": target.events.model_copy(update={"cron": ()})})
+
+
+def with_slo(sc: Scenario, slo: SloSettings | None) -> Scenario:
+    """``sc`` with its target's SLO replaced: None replays the knobs (``forecast.quantile``,
+    ``scaling.target_utilisation``), as a sweep or tune varies them."""
+    if sc.target.slo == slo:
+        return sc
+    return replace(sc, target=sc.target.model_copy(update={"slo": slo}))
 
 
 def make_policy(name: str, sc: Scenario, tape: ForecastTape | None = None) -> Policy:

@@ -9,7 +9,7 @@ them. The same rule feeds every policy.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import numpy as np
@@ -57,8 +57,31 @@ def resample(trace: Trace, step_s: float, scale: float) -> FloatArray:
     return out
 
 
+def with_regime_change(trace: Trace, target: Target) -> Trace:
+    """``trace`` as ``target.backtest.regime_change`` replays it (unchanged without one): from its ``at`` on, the
+    value of ``shift_s`` earlier (whole trace steps), × ``scale``; extra columns shifted alike, not scaled."""
+    rc = target.backtest.regime_change
+    if rc is None:
+        return trace
+    at_s = rc.at if isinstance(rc.at, float) else (rc.at - trace.start).total_seconds()
+    k, lag = max(0, math.ceil(at_s / trace.step_s - 1e-9)), round(rc.shift_s / trace.step_s)
+    if k >= len(trace.values):
+        return trace
+
+    source = np.maximum(np.arange(k, len(trace.values)) - lag, 0)  # before the first row: the first row
+
+    def moved(v: FloatArray, scale: float) -> FloatArray:
+        out = v.copy()
+        out[k:] = v[source] * scale
+        return out
+
+    return replace(trace, values=moved(trace.values, rc.scale),
+                   columns={name: moved(c, 1.0) for name, c in trace.columns.items()})
+
+
 def build_scenario(config: Config, target: Target, trace: Trace) -> Scenario:
-    """Resample ``trace`` to the decision step and work out the warm-up span."""
+    """Resample ``trace`` (with its regime change, if any) to the decision step and work out the warm-up span."""
+    trace = with_regime_change(trace, target)
     step = config.backtest.decision_interval_s
     demand = resample(trace, step, target.workload.demand_scale)
     warmup_s = config.backtest.warmup_s

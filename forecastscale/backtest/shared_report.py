@@ -10,6 +10,7 @@ from typing import Any
 
 from rich.table import Table
 
+from forecastscale.backtest import explain
 from forecastscale.backtest.shared import SharedRun, run_shared
 from forecastscale.backtest.suite import Job, scenario_for
 
@@ -109,6 +110,12 @@ def _caps(summary: dict[str, Any]) -> str:
     return ", ".join(f"{c['gpus']}×{c['steps']}" for c in summary["top_caps"]) or "–"
 
 
+COLUMNS = ("policy", "target", "share", "GPU-h ↓", "under % ↓", "unserved % ↓", "capped steps ↓", "capped % ↓",
+           "GPUs cut % ↓", "top cuts GPUs×steps")
+CAPTION = ("under: % of minutes under-provisioned; unserved: % of demand; capped: scored steps the pool gave fewer "
+           "replicas than asked (% of them); GPUs cut: % of the GPUs asked for")
+
+
 def rich_table(result: PoolResult) -> Table:
     """One row per policy and target: GPU-hours, under-provisioned and unserved %, how often the pool
     capped it (scored steps, % of them), GPUs cut as % of those wanted, the most frequent cuts."""
@@ -116,10 +123,10 @@ def rich_table(result: PoolResult) -> Table:
     sizes = " + ".join(f"{p.name}: {p.max_nodes} nodes × {p.gpus_per_node} GPUs" for p in first.pools)
     plural = "s" if len(first.pools) > 1 else ""
     table = Table(title=f"shared pool{plural} {sizes} = {first.capacity_gpus} GPUs ({result.config_path.name})",
-                  title_justify="left")
-    # Short headers: ten columns must stay readable in an 80-column terminal. JSON has the full names.
-    for col in ("policy", "target", "share", "GPU-h", "under %", "unserved %", "capped steps", "capped %",
-                "GPUs cut %", "top cuts GPUs×steps"):
+                  title_justify="left", caption=f"{explain.LEGEND}; {CAPTION}", caption_justify="left")
+    # Short headers: ten columns must stay readable in an 80-column terminal (the caption spells out the units).
+    # JSON has the full names.
+    for col in COLUMNS:
         table.add_column(col, justify="left" if col in ("policy", "target", "top cuts GPUs×steps") else "right")
     shares = {j.target.name: j.target.scheduling.share for j in result.jobs}
     for p, run in result.runs.items():
@@ -141,3 +148,24 @@ def message_lines(result: PoolResult) -> list[str]:
         if not run.messages:
             lines.append(f"{p}: no pool ever bound")
     return lines
+
+
+def _totals(run: SharedRun) -> explain.Side:
+    """A policy's GPU-hours summed over the targets, and its worst target's under-provisioned % of minutes."""
+    scores = [r.scores for r in run.runs.values()]
+    return explain.Side(sum(s.gpu_hours for s in scores), max(s.underprovisioned_pct for s in scores))
+
+
+def verdict(result: PoolResult) -> str:
+    """The line under :func:`rich_table`: predictive against reactive over the whole fleet (GPU-hours summed, the
+    worst target's under-provisioning), and the oracle's floor."""
+    metric, sides = "underprovisioned_pct", {p: _totals(run) for p, run in result.runs.items()}
+    head = f"{len(result.jobs)} targets, GPU-h summed: "
+    if "predictive" in sides and "reactive" in sides:
+        head += explain.compare(metric, sides["predictive"], sides["reactive"], scope="worst target ")
+    else:
+        head += "; ".join(explain.summary(p, side.gpu_hours, metric, side.slo) for p, side in sides.items()
+                          if p != "oracle") + " (worst target; no predictive and reactive pair to compare)"
+    if (oracle := sides.get("oracle")) is not None:
+        head += "; " + explain.oracle_clause(oracle.gpu_hours, metric, oracle.slo)
+    return head

@@ -5,13 +5,22 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
-from forecastscale.backtest.runner import POLICIES, RunResult, Scenario, build_scenario, make_policy, run_policy
+from forecastscale.backtest.runner import (
+    POLICIES,
+    RunResult,
+    Scenario,
+    build_scenario,
+    make_policy,
+    run_policy,
+    with_slo,
+)
 from forecastscale.backtest.window import ScoreWindow, build_window_scenario
 from forecastscale.config import Config, Target
 from forecastscale.errors import ConfigError
 from forecastscale.forecasters import MODELS
-from forecastscale.policy.predictive import make_tape
+from forecastscale.policy.tape import make_tape
 from forecastscale.sources.csvtrace import load_trace
 
 
@@ -25,13 +34,31 @@ class Job:
     trace_path: Path
 
 
+SloMode = Literal["matched", "config", "off"]
+SLO_MODES: tuple[SloMode, ...] = ("matched", "config", "off")
+# The SLO must be > 0; a baseline that never missed is matched at this (% or seconds).
+SLO_FLOOR = 0.01
+
+
+@dataclass(frozen=True)
+class SloMatch:
+    """How the predictive runs were held to an SLO: the metric, the level they aimed at (``target``), and where
+    it came from (``matched``: what reactive reached at its defaults; ``config``: the config's ``slo.target``)."""
+
+    metric: str
+    target: float
+    mode: SloMode
+
+
 @dataclass(frozen=True)
 class TraceResult:
-    """Every policy's run on one job; ``runs`` is keyed by policy name, in the order run."""
+    """Every policy's run on one job; ``runs`` is keyed by policy name, in the order run; ``slo`` says how the
+    predictive runs held an SLO (None: they ran on the knobs)."""
 
     job: Job
     scenario: Scenario
     runs: dict[str, RunResult]
+    slo: SloMatch | None = None
 
 
 def parse_policies(text: str) -> list[str]:
@@ -106,15 +133,45 @@ def scenario_for(job: Job, window: ScoreWindow | None = None) -> Scenario:
 
 
 def run_job(job: Job, scenario: Scenario, policies: Sequence[str],
-            on_progress: Callable[[int], None] | None = None, quantiles: tuple[float, ...] = ()) -> TraceResult:
+            on_progress: Callable[[int], None] | None = None, quantiles: tuple[float, ...] = (),
+            slo: SloMode = "off") -> TraceResult:
     """Replay ``scenario`` (see :func:`scenario_for`) under each policy, in the order given.
 
-    ``predictive`` and ``forecast_only`` share one forecast tape when both run: same fits, one cost.
-    ``quantiles`` (e.g. ``(0.5,)``) are forecast too, besides the target's own, and kept in each
-    predictive run's ``forecasts``; they do not change the policies' decisions."""
-    sc = scenario
+    With ``slo`` ``matched`` and a target stating an SLO, reactive runs first; the predictive policies then
+    hold the SLO metric at the level reactive reached (the fair comparison, in one run); ``config`` holds
+    the config's own ``slo.target``; ``off`` replays the knobs. ``predictive`` and ``forecast_only`` share
+    one forecast tape when both run: same fits, one cost. ``quantiles`` (e.g. ``(0.5,)``) are forecast too,
+    besides the target's own, and kept in each predictive run's ``forecasts``; they do not change decisions."""
+    knobs = with_slo(scenario, None)
+    order = sorted(policies, key=lambda p: p != "reactive") if slo == "matched" else list(policies)
     forecasting = {"predictive", "forecast_only"} & set(policies)
-    shared = len(forecasting) == 2 or (bool(forecasting) and bool(quantiles))
-    tape = make_tape(sc.target, sc.pool, sc.trace.step_s, sc.step_s, quantiles) if shared else None
-    runs = {name: run_policy(sc, make_policy(name, sc, tape), on_progress) for name in policies}
-    return TraceResult(job, scenario, runs)
+    runs: dict[str, RunResult] = {}
+    match: SloMatch | None = None
+    held: Scenario | None = None
+    tape = None
+    for name in order:
+        if name in forecasting and held is None:  # after reactive: a matched SLO needs its run
+            match = _slo_match(scenario, slo, runs.get("reactive"))
+            held = knobs if match is None else _held(scenario, match)
+            if len(forecasting) == 2 or quantiles:
+                tape = make_tape(held.target, held.pool, held.trace.step_s, held.step_s, quantiles)
+        sc = held if name in forecasting and held is not None else knobs
+        runs[name] = run_policy(sc, make_policy(name, sc, tape), on_progress)
+    return TraceResult(job, scenario, {name: runs[name] for name in policies}, match)
+
+
+def _slo_match(sc: Scenario, mode: SloMode, reactive: RunResult | None) -> SloMatch | None:
+    """The SLO the predictive runs hold (None: the knobs): off, no SLO stated, or matched without a reactive run
+    to match fall back to the config's (or none)."""
+    slo = sc.target.slo
+    if mode == "off" or slo is None:
+        return None
+    if mode == "matched" and reactive is not None:
+        reached = float(getattr(reactive.scores, slo.metric))
+        return SloMatch(slo.metric, max(reached, SLO_FLOOR), "matched")
+    return SloMatch(slo.metric, slo.target, "config")
+
+
+def _held(sc: Scenario, match: SloMatch) -> Scenario:
+    assert sc.target.slo is not None
+    return with_slo(sc, sc.target.slo.model_copy(update={"target": match.target}))

@@ -14,10 +14,10 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from typing import Any
 
-from forecastscale.backtest.runner import Scenario, make_policy, run_policy
+from forecastscale.backtest.runner import Scenario, make_policy, run_policy, with_slo
 from forecastscale.backtest.scores import Scores
 from forecastscale.config import Target
-from forecastscale.policy.predictive import ForecastTape, RollingForecast, make_tape
+from forecastscale.policy.tape import ForecastTape, RollingForecast, make_tape
 
 UTILISATIONS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
 # The reactive HPA gets lower targets too: on bursty traces it never reaches the SLO levels
@@ -85,8 +85,10 @@ def sweep(sc: Scenario, policies: Sequence[str], jobs: int | None = None,
           grids: dict[str, list[Params]] | None = None) -> list[Point]:
     """Run every grid point of ``policies`` on ``sc``; ``jobs`` processes (1: in this process).
 
-    ``grids`` replaces a policy's default :func:`grid` (e.g. a smaller one in tests).
+    ``grids`` replaces a policy's default :func:`grid` (e.g. a smaller one in tests). A sweep varies the knobs,
+    so a target's SLO is set aside (an SLO would calibrate the margin the knobs set).
     """
+    sc = with_slo(sc, None)
     tasks = [(p, params) for p in policies for params in (grids or {}).get(p, grid(p))]
     quantiles = {params["quantile"] for p, params in tasks if "quantile" in params}
     tape = shared_tape(sc, tuple(quantiles)) if "predictive" in policies else None

@@ -17,7 +17,7 @@ from forecastscale.config import Config, Target
 from forecastscale.forecasters import Forecaster
 from forecastscale.forecasters.select import select
 from forecastscale.forecasters.store import Artifact, save, scores_dict, selection_settings
-from forecastscale.policy.predictive import make_tape
+from forecastscale.policy.tape import make_tape
 from forecastscale.sources.csvtrace import Trace
 
 

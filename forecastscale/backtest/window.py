@@ -17,7 +17,7 @@ import math
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
-from forecastscale.backtest.scenario import DEFAULT_WARMUP_S, Scenario, resample
+from forecastscale.backtest.scenario import DEFAULT_WARMUP_S, Scenario, resample, with_regime_change
 from forecastscale.config import Config, Target
 from forecastscale.errors import ConfigError
 from forecastscale.sources.csvtrace import Trace
@@ -69,8 +69,10 @@ def cut_trace(trace: Trace, first_s: float, last_s: float) -> Trace:
 
 
 def build_window_scenario(config: Config, target: Target, trace: Trace, window: ScoreWindow) -> Scenario:
-    """A scenario replaying ``trace`` from lead-in before ``window`` to past it, scored over ``window``."""
+    """A scenario replaying ``trace`` (with its regime change, if any) from lead-in before ``window`` to past it,
+    scored over ``window``."""
     pool = config.pool_for(target)
+    trace = with_regime_change(trace, target)
     start_s = (window.start - trace.start).total_seconds()
     end_s = (window.end - trace.start).total_seconds()
     if start_s <= 0 or end_s > trace.duration_s:

@@ -2,19 +2,20 @@
 
 Each command lives in its own module (backtest, tune, models: train and forecast, replay, run) and is
 registered on :data:`~forecastscale.cli.app.app` below, in the order ``forecastscale --help`` lists them.
+Importing them is cheap: each loads the heavy layers only when its command runs (see :mod:`~forecastscale.cli.app`).
 """
 
 from __future__ import annotations
 
 from forecastscale.cli import backtest, models, replay, run, tune
-from forecastscale.cli.app import app
+from forecastscale.cli.app import Command, app
 
-app.command("backtest")(backtest.backtest)
-app.command("tune")(tune.tune_command)
-app.command("train")(models.train_command)
-app.command("forecast")(models.forecast_command)
-app.command("replay")(replay.replay_command)
-app.command("run")(run.run_command)
+app.command("backtest", cls=Command)(backtest.backtest)
+app.command("tune", cls=Command)(tune.tune_command)
+app.command("train", cls=Command)(models.train_command)
+app.command("forecast", cls=Command)(models.forecast_command)
+app.command("replay", cls=Command)(replay.replay_command)
+app.command("run", cls=Command)(run.run_command)
 
 
 def main() -> None:

@@ -4,29 +4,28 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, get_args
 
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
-from forecastscale.backtest.quicklook import plot as plot_forecast
-from forecastscale.backtest.quicklook import quick_look, summary_rows
-from forecastscale.backtest.suite import select_target, with_model
-from forecastscale.backtest.train import train_target
-from forecastscale.cli.app import err, fail
-from forecastscale.config import Config, Target, load_config
+from forecastscale.cli.app import err, fail, prometheus_url
+from forecastscale.config.forecast import ModelName
 from forecastscale.errors import ConfigError, ForecastscaleError, NotEnoughHistory
-from forecastscale.forecasters import MODELS
-from forecastscale.forecasters.store import save as save_artifact
-from forecastscale.sources.csvtrace import Trace, load_trace
-from forecastscale.sources.history import load_history
-from forecastscale.sources.prometheus import parse_duration
+
+if TYPE_CHECKING:  # forecasters, backtest and sources (statsmodels, scikit-learn, pandas) load when a command runs
+    from forecastscale.config import Config, Target
+    from forecastscale.sources.csvtrace import Trace
+
+MODEL_CHOICES: tuple[str, ...] = get_args(ModelName)  # every forecaster, then auto
 
 
 def _history(cfg: Config, target: Target, trace: Path | None, prometheus: str | None, since: str) -> Trace:
     """A target's history: --trace, else --prometheus with its demand query, else its config trace."""
+    from forecastscale.sources.csvtrace import load_trace
+    from forecastscale.sources.history import load_history
+
     if trace is None and prometheus is None:
         if target.backtest.trace is None:
             why = f"target {target.name!r}: no trace in the config; give --trace or --prometheus"
@@ -37,20 +36,29 @@ def _history(cfg: Config, target: Target, trace: Path | None, prometheus: str | 
 
 
 def train_command(
-    config: Annotated[Path, typer.Option(help="YAML config whose targets are trained.")],
-    out: Annotated[Path, typer.Option(help="Directory for the model artifacts (one JSON per target).")]
-        = Path("models"),
-    trace: Annotated[Path | None, typer.Option(help="History CSV (default: each target's config trace).")] = None,
-    prometheus: Annotated[str | None, typer.Option(help="History from this Prometheus URL instead.")] = None,
-    since: Annotated[str, typer.Option(help="With --prometheus: how far back.")] = "14d",
-    target: Annotated[str | None, typer.Option(help="Train only this target (default: all).")] = None,
-    model: Annotated[str | None, typer.Option(help="Override forecast.model (e.g. auto).")] = None,
+    config: Annotated[Path, typer.Option(metavar="PATH", help="YAML config whose targets are trained.")],
+    out: Annotated[Path, typer.Option(metavar="DIR", help="Directory for the model artifacts (one JSON per "
+                                                          "target).")] = Path("models"),
+    trace: Annotated[Path | None, typer.Option(metavar="PATH", help="History CSV (default: each target's config "
+                                                                    "trace).")] = None,
+    prometheus: Annotated[str | None, typer.Option(
+        metavar="URL", callback=prometheus_url, help="History from this Prometheus URL instead.")] = None,
+    since: Annotated[str, typer.Option(metavar="DURATION", help="With --prometheus: how far back (e.g. 14d, 36h).")]
+        = "14d",
+    target: Annotated[str | None, typer.Option(metavar="NAME", help="Train only this target (default: all).")]
+        = None,
+    model: Annotated[str | None, typer.Option(metavar="MODEL", help="Override forecast.model (e.g. auto).")] = None,
 ) -> None:
     """Choose (model: auto) or score each target's forecaster on its history and save it under --out.
 
     The artifact is JSON (model, selection scores, data span, library versions); `run` with
     service.models_dir starts from it. Exit 2 on bad input, 1 if a target has too little history.
     """
+    from forecastscale.backtest.suite import select_target, with_model
+    from forecastscale.backtest.train import train_target
+    from forecastscale.config import load_config
+    from forecastscale.forecasters.store import save as save_artifact
+
     try:
         cfg = with_model(load_config(config), model)
         chosen = [select_target(config, cfg, target)] if target else list(cfg.targets)
@@ -71,23 +79,32 @@ def train_command(
 
 
 def forecast_command(
-    trace: Annotated[Path, typer.Option(help="History as a 'timestamp,value' CSV.")],
-    model: Annotated[str, typer.Option(help=f"One of {', '.join((*MODELS, 'auto'))}.")] = "auto",
-    horizon: Annotated[str, typer.Option(help="How far ahead, e.g. 30m, 2h.")] = "30m",
-    step: Annotated[str, typer.Option(help="Fit step (the trace's own step if coarser).")] = "5m",
-    season: Annotated[str, typer.Option(help="Main seasonal period.")] = "1d",
-    window: Annotated[str, typer.Option(help="History fitted (the end of the trace).")] = "14d",
-    quantiles: Annotated[str, typer.Option(help="Comma-separated quantiles in (0, 1).")] = "0.5,0.9,0.99",
-    plot: Annotated[Path | None, typer.Option(help="Write the forecast with its quantile band here (PNG).")]
-        = None,
+    trace: Annotated[Path, typer.Option(metavar="PATH", help="History as a 'timestamp,value' CSV.")],
+    model: Annotated[str, typer.Option(metavar="MODEL", help=f"One of {', '.join(MODEL_CHOICES)}.")] = "auto",
+    horizon: Annotated[str, typer.Option(metavar="DURATION", help="How far ahead, e.g. 30m, 2h.")] = "30m",
+    step: Annotated[str, typer.Option(metavar="DURATION", help="Fit step (the trace's own step if coarser).")]
+        = "5m",
+    season: Annotated[str, typer.Option(metavar="DURATION", help="Main seasonal period.")] = "1d",
+    window: Annotated[str, typer.Option(metavar="DURATION", help="History fitted (the end of the trace).")] = "14d",
+    quantiles: Annotated[str, typer.Option(metavar="Q,Q,...", help="Comma-separated quantiles in (0, 1).")]
+        = "0.5,0.9,0.99",
+    plot: Annotated[Path | None, typer.Option(metavar="PATH", help="Write the forecast with its quantile band here "
+                                                                   "(PNG).")] = None,
 ) -> None:
     """Forecast the end of one series with one model (or auto's choice) and show the quantile band.
 
     Exit 2 on bad input, 1 if the model cannot be fitted on that much history.
     """
+    from rich.table import Table
+
+    from forecastscale.backtest.quicklook import plot as plot_forecast
+    from forecastscale.backtest.quicklook import quick_look, summary_rows
+    from forecastscale.sources.csvtrace import load_trace
+    from forecastscale.sources.prometheus import parse_duration
+
     try:
-        if model not in (*MODELS, "auto"):
-            raise ConfigError("--model", [f"must be one of {', '.join((*MODELS, 'auto'))}, got {model!r}"])
+        if model not in MODEL_CHOICES:
+            raise ConfigError("--model", [f"must be one of {', '.join(MODEL_CHOICES)}, got {model!r}"])
         qs = tuple(sorted(float(q) for q in quantiles.split(",")))
         if not all(0 < q < 1 for q in qs):
             raise ConfigError("--quantiles", [f"each must be in (0, 1), got {quantiles!r}"])

@@ -8,23 +8,24 @@ import socket
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from kubernetes.client import ApiClient
-from prometheus_client import CollectorRegistry
 from rich.console import Console
 
-from forecastscale.cli.app import err, fail
-from forecastscale.config import Config, load_config
-from forecastscale.edge import escaped
-from forecastscale.errors import ConfigError, ForecastscaleError
-from forecastscale.service.core import Service
-from forecastscale.service.http import HttpServer
-from forecastscale.service.loop import run_forever
-from forecastscale.service.readiness import readiness
-from forecastscale.service.table import decision_table
-from forecastscale.service.wiring import build_service, events_mount, kube_client
+from forecastscale.cli.app import err, fail, http_url, prometheus_url
+from forecastscale.edge import escaped, shown
+from forecastscale.errors import ConfigError, ForecastscaleError, UsageError
+
+if TYPE_CHECKING:  # the service layer (kubernetes, prometheus_client, statsmodels) loads when `run` runs
+    from kubernetes.client import ApiClient
+
+    from forecastscale.config import Config
+    from forecastscale.service.core import Service
+    from forecastscale.service.http import HttpServer
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
+AT_EXAMPLE = "2024-01-01T00:00Z"
 
 
 class OneLineFormatter(logging.Formatter):
@@ -40,6 +41,8 @@ LOG_RECORD_CHARS = 16_000  # a traceback fits; a megabyte of hostile text does n
 
 
 def _setup_logging(level: str) -> None:
+    if level.lower() not in LOG_LEVELS:
+        raise UsageError(f"--log-level: expected one of {', '.join(LOG_LEVELS)}, got {shown(level)}")
     # Decision lines are JSON already (and stay as they are); everything else gets a time and a logger name.
     handler = logging.StreamHandler()
     handler.setFormatter(OneLineFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
@@ -47,42 +50,48 @@ def _setup_logging(level: str) -> None:
 
 
 def run_command(
-    config: Annotated[Path, typer.Option(help="YAML config: targets (with workload and queries.demand), pools, "
-                                              "service settings.")],
+    config: Annotated[Path, typer.Option(metavar="PATH", help="YAML config: targets (with workload and "
+                                                              "queries.demand), pools, service settings.")],
     prometheus: Annotated[str | None, typer.Option(
-        help="Prometheus base URL (default: service.prometheus_url in the config).")] = None,
+        metavar="URL", callback=prometheus_url,
+        help="Prometheus base URL, e.g. http://prometheus:9090 (default: service.prometheus_url in the config).")]
+        = None,
     dry_run: Annotated[bool, typer.Option(
         "--dry-run", help="Forecast and decide, log and export, but patch nothing. Reads the cluster if a "
                           "kubeconfig is found; without one, current replicas follow the previous decision.")] = False,
     once: Annotated[bool, typer.Option(
         "--once", help="One tick, print the decision table, exit 0 if every target decided (1 if not).")] = False,
-    kubeconfig: Annotated[Path | None, typer.Option(help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config).")]
-        = None,
+    kubeconfig: Annotated[Path | None, typer.Option(
+        metavar="PATH", help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config).")] = None,
     in_cluster: Annotated[bool, typer.Option("--in-cluster", help="Use the pod's service account.")] = False,
     identity: Annotated[str | None, typer.Option(
-        help="Leader-election identity (default: $POD_NAME, else the host name).")] = None,
-    port: Annotated[int | None, typer.Option(help="HTTP port for /metrics /healthz /readyz "
-                                                  "(default: service.http_port).")] = None,
-    at: Annotated[datetime | None, typer.Option(
-        help="With --once: decide as if the clock read this time (UTC unless a zone is given), e.g. to "
-             "see what a past peak would have got.", formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S",
-                                                             "%Y-%m-%dT%H:%M%z", "%Y-%m-%dT%H:%M"])] = None,
-    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+        metavar="NAME", help="Leader-election identity (default: $POD_NAME, else the host name).")] = None,
+    port: Annotated[int | None, typer.Option(metavar="PORT", help="HTTP port for /metrics /healthz /readyz "
+                                                                  "(default: service.http_port).")] = None,
+    at: Annotated[str | None, typer.Option(
+        metavar="TIME", help=f"With --once: decide as if the clock read this time, e.g. to see what a past peak "
+        f"would have got. ISO 8601, UTC if no offset: {AT_EXAMPLE}, 2024-01-01T09:30:00+02:00.")] = None,
+    log_level: Annotated[str, typer.Option(metavar="LEVEL", help=f"{', '.join(LOG_LEVELS[:-1])} or "
+                                                                 f"{LOG_LEVELS[-1]}.")] = "info",
 ) -> None:
     """Run the live autoscaler: every tick, pull Prometheus, forecast, decide, patch Kubernetes.
 
     Exit 2 on bad input (config, kubeconfig, URL). With --once: exit 1 if any target failed or held.
     """
-    _setup_logging(log_level)
+    from prometheus_client import CollectorRegistry
+
+    from forecastscale.config import load_config
+    from forecastscale.service.loop import run_forever
+    from forecastscale.service.table import decision_table
+    from forecastscale.service.wiring import build_service
+
     try:
+        _setup_logging(log_level)
+        when = _decision_time(at, once)
         cfg = load_config(config)
-        url = prometheus or cfg.service.prometheus_url
-        if not url:
-            raise ConfigError(str(config), ["service.prometheus_url: required (or pass --prometheus URL)"])
-        if at is not None and not once:
-            raise ConfigError("--at", ["only with --once (a running loop follows the real clock)"])
+        url = prometheus or _configured_prometheus(config, cfg.service.prometheus_url)
         api = _run_client(kubeconfig, in_cluster, dry_run)
-        clock = time.time if at is None else (lambda: (at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp())
+        clock = time.time if when is None else when.timestamp
         service = build_service(cfg, prometheus_url=url, api=api, dry_run=dry_run, registry=CollectorRegistry(),
                                 identity=identity or os.environ.get("POD_NAME") or socket.gethostname(), clock=clock)
     except ForecastscaleError as exc:
@@ -106,8 +115,37 @@ def run_command(
         server.stop()
 
 
+def _decision_time(at: str | None, once: bool) -> datetime | None:
+    """``--at`` as an aware time (UTC if it has no offset); None without it."""
+    if at is None:
+        return None
+    if not once:
+        raise ConfigError("--at", ["only with --once (a running loop follows the real clock)"])
+    try:
+        when = datetime.fromisoformat(at)
+    except ValueError:
+        raise UsageError(f"--at: expected an ISO 8601 time such as {AT_EXAMPLE} (UTC if no offset), "
+                         f"got {shown(at)}") from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def _configured_prometheus(config: Path, url: str | None) -> str:
+    """The config's Prometheus URL (without --prometheus, which is checked as it is parsed): required and
+    well-formed, or a ConfigError naming the config."""
+    if not url:
+        raise ConfigError(str(config), ["service.prometheus_url: required (or pass --prometheus URL)"])
+    try:
+        return http_url("service.prometheus_url", url)
+    except ValueError as exc:
+        raise ConfigError(str(config), [str(exc)]) from None
+
+
 def _http_server(cfg: Config, service: Service, port: int | None) -> HttpServer:
     """The service's HTTP(S) endpoint as ``cfg.service`` configures it (``port`` overrides ``http_port``)."""
+    from forecastscale.service.http import HttpServer
+    from forecastscale.service.readiness import readiness
+    from forecastscale.service.wiring import events_mount
+
     s = cfg.service
     return HttpServer(s.http_host, s.http_port if port is None else port, service.metrics.registry,
                       lambda: readiness(service), events_mount(cfg, service), threads=s.http_threads,
@@ -115,6 +153,8 @@ def _http_server(cfg: Config, service: Service, port: int | None) -> HttpServer:
 
 
 def _run_client(kubeconfig: Path | None, in_cluster: bool, dry_run: bool) -> ApiClient | None:
+    from forecastscale.service.wiring import kube_client
+
     try:
         return kube_client(kubeconfig, in_cluster)
     except ConfigError as exc:

@@ -10,7 +10,7 @@ One module per concern:
 * :mod:`.base` — the model every section derives from: unknown fields refused, frozen, sane numbers;
 * :mod:`.yaml_loader` — the YAML read strictly (no anchors, aliases or duplicate keys, at most 4 MiB);
 * :mod:`.target` — ``targets[]`` and its ``workload``/``backtest`` sections; the other sections in
-  :mod:`.scaling` (with :mod:`.rules`: HPA metrics), :mod:`.forecast`, :mod:`.queries`,
+  :mod:`.scaling` (with :mod:`.rules`: HPA metrics), :mod:`.forecast` (with :mod:`.guardrail`), :mod:`.queries`,
   :mod:`.scheduling` and :mod:`.events` (cron floors, announced events, burst);
 * :mod:`.pool` — ``node_pools[]``; :mod:`.backtest` — ``backtest:``; :mod:`.service` — ``service:``;
 * :mod:`.root` — the whole file (:class:`Config`): references between sections, per-target buffer bounds
@@ -22,6 +22,7 @@ One module per concern:
 from forecastscale.config.backtest import BacktestSettings
 from forecastscale.config.events import EventSettings
 from forecastscale.config.forecast import ForecastSettings, ModelName
+from forecastscale.config.guardrail import GuardrailSettings
 from forecastscale.config.loader import load_config, parse_config
 from forecastscale.config.messages import format_validation_error
 from forecastscale.config.pool import NodePool, ObjectRef
@@ -30,6 +31,7 @@ from forecastscale.config.root import MAX_HISTORY_STEPS, MAX_HORIZON_STEPS, Conf
 from forecastscale.config.scaling import Behavior, ScalingPolicy, ScalingRules, ScalingSettings
 from forecastscale.config.scheduling import SchedulingSettings
 from forecastscale.config.service import LeaderElection, ServiceSettings
+from forecastscale.config.slo import SloMetric, SloSettings
 from forecastscale.config.target import Target, TargetBacktest, WorkloadSettings
 
 __all__ = [
@@ -41,6 +43,7 @@ __all__ = [
     "Config",
     "EventSettings",
     "ForecastSettings",
+    "GuardrailSettings",
     "LeaderElection",
     "Leads",
     "ModelName",
@@ -54,6 +57,8 @@ __all__ = [
     "SchedulingSettings",
     "ServiceQueries",
     "ServiceSettings",
+    "SloMetric",
+    "SloSettings",
     "Target",
     "TargetBacktest",
     "WorkloadSettings",

@@ -109,6 +109,17 @@ class Stockout(_Model):
     duration_s: float = Field(gt=0)
 
 
+class RegimeChange(_Model):
+    """A synthetic regime change applied to a real trace in code (the CSV is never edited): from ``at`` on, the
+    demand replayed at time ``t`` is the trace's at ``t − shift_s``, × ``scale``. A ``shift_s`` of 12 hours
+    moves the daily cycle half a day (a service that starts serving the other side of the world); ``scale``
+    is a level shift (a new tenant). Used to show the forecast guardrail on a change the model never saw."""
+
+    at: When = Field(description="ISO-8601 with a zone, or seconds after the trace's first row")
+    shift_s: float = Field(default=0.0, ge=0, le=30 * 86400, description="seconds the trace is delayed from at on")
+    scale: float = Field(default=1.0, gt=0, le=1000, description="demand × this from at on")
+
+
 class BacktestSettings(_Model):
     """How a trace is replayed, and the events, faults and stockouts replayed with it."""
 

@@ -27,7 +27,7 @@ def parse_config(data: Any, source: str = "<config>", base_dir: Path | None = No
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(source, format_validation_error(exc)) from exc
+        raise ConfigError(source, format_validation_error(exc, Config)) from exc
     return config if base_dir is None else _relative_to(config, base_dir)
 
 

@@ -1,14 +1,24 @@
 """pydantic's validation errors as the lines a person reads: ``path: message, got value``, e.g.
-``targets[0].workload.capacity_per_replica: must be > 0, got -3`` (the value shown short)."""
+``targets[0].workload.capacity_per_replica: must be > 0, got -3`` (the value shown short).
+
+An unknown key is never accepted; it names the closest known key at its own level, if one is close:
+``targets[0].scaling.target_utilization: unknown field, got 0.7; did you mean `target_utilisation`?``
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import difflib
+from collections.abc import Iterator, Mapping
+from typing import Any, get_args
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from forecastscale.config.migration import MOVED
+from forecastscale.config.target import Target
 from forecastscale.edge import shown
+
+SIMILAR = 0.75  # difflib ratio: one or two letters off in a key (utilization/utilisation, a dropped "s") match
 
 _MESSAGES = {
     "greater_than": "must be > {gt}",
@@ -52,10 +62,48 @@ def _message(err: ErrorDetails) -> str:
     return msg
 
 
-def format_validation_error(exc: ValidationError) -> list[str]:
-    """One ``path: message, got value`` line per problem pydantic found."""
+def format_validation_error(exc: ValidationError, model: type[BaseModel] | None = None) -> list[str]:
+    """One ``path: message, got value`` line per problem pydantic found; given the ``model`` validated, an
+    unknown key also gets the closest known key at its level (:func:`did_you_mean`)."""
     lines: list[str] = []
     for err in exc.errors():
-        where = _location(tuple(err["loc"]))
-        lines.extend(f"{where}: {m}" if where else m for m in _message(err).split("\n"))
+        loc = tuple(err["loc"])
+        where = _location(loc)
+        message = _message(err)
+        if err["type"] == "extra_forbidden" and model is not None and loc and isinstance(loc[-1], str):
+            message += did_you_mean(loc[-1], known_keys(model, loc[:-1]))
+        lines.extend(f"{where}: {m}" if where else m for m in message.split("\n"))
     return lines
+
+
+def did_you_mean(key: str, known: Mapping[str, str]) -> str:
+    """``"; did you mean `target_utilisation`?"`` for the known key closest to ``key`` (``known``: key → what
+    to suggest), or ``""`` if none is close (a suggestion far off misleads more than none)."""
+    close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=SIMILAR)
+    return f"; did you mean `{known[close[0]]}`?" if close else ""
+
+
+def known_keys(model: type[BaseModel], loc: tuple[int | str, ...]) -> dict[str, str]:
+    """The keys the model(s) at ``loc`` (a pydantic error location, from ``model``) accept, each suggested as
+    itself; in a target, a flat key of before config format 2 is suggested at its section (``scaling.…``)."""
+    models = _models_at(model, loc)
+    known = {f.alias or name: f.alias or name for m in models for name, f in m.model_fields.items()}
+    return {**MOVED, **known} if Target in models else known
+
+
+def _models_at(model: type[BaseModel], loc: tuple[int | str, ...]) -> set[type[BaseModel]]:
+    models = {model}
+    for part in loc:  # list indices, mapping keys and union tags are not fields: stay at the same models
+        if isinstance(part, str) and any(part in m.model_fields for m in models):
+            models = {sub for m in models if part in m.model_fields
+                      for sub in _models_in(m.model_fields[part].annotation)}
+    return models
+
+
+def _models_in(annotation: Any) -> Iterator[type[BaseModel]]:
+    """The models an annotation holds: itself, or inside ``list[…]``, ``… | None``, ``dict[str, …]``."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        yield annotation
+        return
+    for arg in get_args(annotation):
+        yield from _models_in(arg)

@@ -12,7 +12,7 @@ from pydantic import Field, field_validator
 from forecastscale.config.base import _Model
 
 TEMPLATE_VARIABLES = ("target", "namespace", "workload")
-QueryKind = Literal["demand", "queue", "gpu_utilisation"]
+QueryKind = Literal["demand", "queue", "gpu_utilisation", "kv_cache"]
 
 
 def template_problem(text: str) -> str | None:
@@ -33,8 +33,10 @@ class Queries(_Model):
                                "workload.demand_scale); decided on")
     queue: str | None = Field(default=None, description="requests waiting (exported, logged; queue metrics)")
     gpu_utilisation: str | None = Field(default=None, description="GPU utilisation in % (exported, logged)")
+    kv_cache: str | None = Field(default=None, description="KV cache in use in %, 0–100 (exported, logged; vLLM "
+                                 "reports a 0–1 fraction: multiply by 100 in the query)")
 
-    @field_validator("demand", "queue", "gpu_utilisation")
+    @field_validator("demand", "queue", "gpu_utilisation", "kv_cache")
     @classmethod
     def _template(cls, text: str | None) -> str | None:
         if text is not None and (why := template_problem(text)) is not None:

@@ -9,6 +9,8 @@ Written as an ``autoscaling/v2`` HorizontalPodAutoscaler would be (snake_case), 
         target: {type: AverageValue, average_value: 4}
       - type: gpu_utilisation   # DCGM GPU utilisation (%) averaged over ready pods
         target: {type: Utilization, average_utilization: 80}
+      - type: kv_cache          # KV cache in use (%, e.g. vLLM's 0–1 usage × 100) averaged over ready pods
+        target: {type: Utilization, average_utilization: 85}
 
 A target that lists none scales on demand at its ``scaling.target_utilisation`` (the HPA of issue 3).
 """
@@ -21,12 +23,13 @@ from pydantic import Field, model_validator
 
 from forecastscale.config.base import _Model
 
-MetricType = Literal["demand", "queue", "gpu_utilisation"]
+MetricType = Literal["demand", "queue", "gpu_utilisation", "kv_cache"]
 # Which target types make sense for each metric (the HPA accepts only some per source, too).
 ALLOWED: dict[str, tuple[str, ...]] = {
     "demand": ("Utilization", "AverageValue"),
     "queue": ("AverageValue",),
     "gpu_utilisation": ("Utilization",),
+    "kv_cache": ("Utilization",),
 }
 
 

@@ -2,7 +2,8 @@
 
 The Kubernetes HPA v2 terms (``behavior``, ``metrics``, ``tolerance``) mean what they mean there; the
 forecast's quantile and the panic mode (``burst``) sit on top of them, never below the bounds
-``min_replicas`` … ``max_replicas``.
+``min_replicas`` … ``max_replicas``. ``min_replicas: 0`` lets a target scale to zero once idle and wakes it
+at once on demand or a queue, and ahead of forecast demand (:mod:`forecastscale.policy.zero`).
 """
 
 from __future__ import annotations
@@ -63,7 +64,12 @@ class ScalingSettings(_Model):
 
     target_utilisation: float = Field(default=0.7, gt=0, le=1, description="HPA target: demand / capacity, (0, 1]")
     tolerance: float = Field(default=0.1, ge=0, lt=1, description="HPA tolerance: no change within ± this ratio")
-    min_replicas: int = Field(default=1, ge=1, description="never fewer replicas (pods)")
+    min_replicas: int = Field(default=1, ge=0, description="never fewer replicas (pods); 0: scale to zero once idle "
+                                                           "for idle_s, woken at once or ahead of forecast demand")
+    idle_s: float = Field(default=300, ge=0, description="min_replicas 0: seconds demand (and the queue) must have "
+                                                         "been 0 before the last replica goes (KEDA's cooldownPeriod)")
+    wake_fraction: float = Field(default=0.1, gt=0, le=1, description="min_replicas 0: a forecast below this share "
+                                 "of one replica's capacity_per_replica counts as no demand (0–1)")
     max_replicas: int = Field(gt=0, description="never more replicas (pods)")
     behavior: Behavior = Field(default_factory=Behavior, description="HPA v2 scale-up/scale-down rate limits")
     metrics: tuple[MetricRule, ...] = Field(

@@ -2,7 +2,8 @@
 
 * ``workload`` — the ``apps/v1`` object ``run`` scales, what one replica (pod) is and what demand it serves;
 * ``scaling`` — replica bounds and the HPA-style rules (:mod:`forecastscale.config.scaling`);
-* ``forecast`` — the forecaster (:mod:`forecastscale.config.forecast`);
+* ``forecast`` — the forecaster (:mod:`forecastscale.config.forecast`), ``guardrail`` — its live shadow scoring
+  and fallback (:mod:`forecastscale.config.guardrail`);
 * ``queries`` — the target's own PromQL templates (:mod:`forecastscale.config.queries`);
 * ``scheduling`` — where its pods may run and its weight in a full pool (:mod:`forecastscale.config.scheduling`);
 * ``events`` — recurring (cron) replica floors (:mod:`forecastscale.config.events`);
@@ -19,12 +20,15 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
+from forecastscale.config.backtest import RegimeChange
 from forecastscale.config.base import _Model
 from forecastscale.config.events import EventSettings
 from forecastscale.config.forecast import ForecastSettings
+from forecastscale.config.guardrail import GuardrailSettings
 from forecastscale.config.queries import Queries
 from forecastscale.config.scaling import ScalingSettings
 from forecastscale.config.scheduling import SchedulingSettings
+from forecastscale.config.slo import SloSettings
 
 
 class WorkloadSettings(_Model):
@@ -48,6 +52,8 @@ class TargetBacktest(_Model):
     """What ``forecastscale backtest`` replays for the target."""
 
     trace: Path | None = Field(default=None, description="timestamp,value CSV, relative to the config")
+    regime_change: RegimeChange | None = Field(default=None, description="replay the trace shifted in time and/or "
+                                               "scaled from a point on (synthetic; the CSV is unchanged)")
 
 
 class Target(_Model):
@@ -61,6 +67,11 @@ class Target(_Model):
     scheduling: SchedulingSettings = Field(default_factory=SchedulingSettings)
     events: EventSettings = Field(default_factory=EventSettings)
     backtest: TargetBacktest = Field(default_factory=TargetBacktest)
+    slo: SloSettings | None = Field(default=None, description="hold this service level at least cost (the "
+                                    "predictive margin is calibrated online); unset: forecast.quantile and "
+                                    "scaling.target_utilisation decide")
+    guardrail: GuardrailSettings = Field(default_factory=GuardrailSettings, description="score the forecast live "
+                                         "against seasonal-naive and persistence shadows; fall back while it is worse")
 
     @model_validator(mode="before")
     @classmethod

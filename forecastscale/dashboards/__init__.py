@@ -200,6 +200,23 @@ def _target_row() -> list[Any]:
             [Query(f"max by (target) (forecastscale_forecast_abs_pct_error{{{T}}})", "abs % error"),
              Query(f"100 * max by (target) (forecastscale_forecast_surprise{{{T}}})", "surprise × 100")],
             "percent"),
+        _timeseries(
+            "SLO: measured against allowed, calibrated margin — $target",
+            "With targets[].slo: the share of steps (or demand) missing the SLO over its window against the "
+            "share it allows (both in %), and the margin the calibration holds it with (band widths above the "
+            "median forecast) with the quantile it amounts to.",
+            [Query(f"100 * max by (target) (forecastscale_slo_miss_ratio{{{T}}})", "missing %"),
+             Query(f"100 * max by (target) (forecastscale_slo_miss_ratio_allowed{{{T}}})", "allowed %"),
+             Query(f"max by (target) (forecastscale_slo_margin{{{T}}})", "margin"),
+             Query(f"100 * max by (target) (forecastscale_slo_level{{{T}}})", "level %")]),
+        _timeseries(
+            "Forecast guardrail: model against its shadows — $target",
+            "With guardrail.enabled: each forecaster's rolling pinball loss at the configured quantile one pod lead "
+            "ahead (demand units/s; the model, seasonal_naive, persistence), the share of steps its upper quantile "
+            "covered (%), and 1 while a stand-in provisions instead of the model (switches are logged with why).",
+            [Query(f"max by (target, model) (forecastscale_forecast_pinball{{{T}}})", "pinball {{model}}"),
+             Query(f"100 * max by (target, model) (forecastscale_forecast_coverage{{{T}}})", "covered % {{model}}"),
+             Query(f"max by (target) (forecastscale_guardrail{{{T}}})", "fallen back")]),
         _stat("Forecaster in use — $target", "The model the target forecasts with now (auto's choice).",
               [Query(f"max by (target, model) (forecastscale_model_info{{{T}}}) == 1", "{{model}}", instant=True)],
               w=6, text_name=True),

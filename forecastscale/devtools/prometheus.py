@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
+from typing import Literal, TextIO
 
 READY_TIMEOUT_S = 60.0
 HEAD_MARGIN_S = 3 * 3600
@@ -70,18 +71,44 @@ def _labels(labels: dict[str, str]) -> str:
     return ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
 
 
+@dataclass(frozen=True)
+class Family:
+    """One metric and its series: a ``gauge``, or a ``counter`` (``metric`` then ends in ``_total``, as its samples
+    do; OpenMetrics names the family without it). Names may hold colons, as vLLM's ``vllm:`` metrics do."""
+
+    metric: str
+    series: Sequence[Series]
+    help_text: str = "Backfilled."
+    kind: Literal["gauge", "counter"] = "gauge"
+
+    def __post_init__(self) -> None:
+        if self.kind == "counter" and not self.metric.endswith("_total"):
+            raise ValueError(f"counter {self.metric!r}: OpenMetrics counter samples end in _total")
+
+
 def write_openmetrics(path: Path, metric: str, series: Iterable[Series], help_text: str = "Backfilled.") -> int:
     """Write ``series`` of gauge ``metric`` as OpenMetrics (times in seconds); returns samples written."""
+    return write_families(path, [Family(metric, list(series), help_text)])
+
+
+def write_families(path: Path, families: Iterable[Family]) -> int:
+    """Write several metrics into one OpenMetrics file (one backfill); returns samples written."""
     n = 0
     with path.open("w", encoding="utf-8") as out:
-        out.write(f"# HELP {metric} {help_text}\n# TYPE {metric} gauge\n")
-        for s in series:
-            head = f"{metric}{{{_labels(s.labels)}}} "
-            for i, v in enumerate(s.values):
-                if v is not None:  # repr round-trips a float exactly; text ("NaN") goes as is
-                    out.write(f"{head}{v if isinstance(v, str) else repr(float(v))} {s.start_s + i * s.step_s}\n")
-                    n += 1
+        for f in families:
+            name = f.metric.removesuffix("_total") if f.kind == "counter" else f.metric
+            out.write(f"# HELP {name} {f.help_text}\n# TYPE {name} {f.kind}\n")
+            n += sum(_write_series(out, f.metric, s) for s in f.series)
         out.write("# EOF\n")
+    return n
+
+
+def _write_series(out: TextIO, metric: str, s: Series) -> int:
+    head, n = f"{metric}{{{_labels(s.labels)}}} ", 0
+    for i, v in enumerate(s.values):
+        if v is not None:  # repr round-trips a float exactly; text ("NaN") goes as is
+            out.write(f"{head}{v if isinstance(v, str) else repr(float(v))} {s.start_s + i * s.step_s}\n")
+            n += 1
     return n
 
 

@@ -36,8 +36,9 @@ class HoltWinters:
         self._result: Any = None
 
     def fit(self, y: FloatArray) -> Self:
-        """Fit on ``y``; needs two whole seasons (the heuristic initialisation's minimum)."""
-        need = max(2 * self.season_length, 10)
+        """Fit on ``y``; needs two whole seasons, and the heuristic initialisation's 10 + 2·⌊season/2⌋ samples
+        (more than two seasons when a season is under 10 steps: statsmodels raises a plain ValueError there)."""
+        need = max(2 * self.season_length, 10 + 2 * (self.season_length // 2))
         if len(y) < need:
             raise NotEnoughHistory(f"{self.alias} needs {need} samples, got {len(y)}")
         model = ExponentialSmoothing(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from forecastscale.policy.behavior import BehaviorHistory
 from forecastscale.policy.burst import BurstState
+from forecastscale.policy.calibration import Calibration
+from forecastscale.policy.guardrail import GuardState
 from forecastscale.types import Decision, Observation
 
 
@@ -16,15 +18,18 @@ class PolicyHistory:
     recommendations and scale events): the behaviour history and the panic-mode state.
 
     A policy returns the next history with its recommendation recorded; the caller records a scale
-    event (:meth:`scaled`) only once the change was made, and persists the history (the plan).
+    event (:meth:`scaled`) only once the change was made, and persists the history (the plan). With an SLO
+    the calibrated margin lives here too, and with a guardrail its scores and state, so a failover keeps them.
     """
 
     behavior: BehaviorHistory = field(default_factory=BehaviorHistory)
     burst: BurstState = field(default_factory=BurstState)
+    calibration: Calibration | None = None  # with an SLO: the margin and the measured miss share
+    guardrail: GuardState | None = None  # with guardrail.enabled: the shadow scores and what provisions
 
     def scaled(self, t: float, change: int) -> PolicyHistory:
         """With the scale event ``change`` (replicas, signed) made at ``t`` (nothing if 0)."""
-        return self if change == 0 else PolicyHistory(self.behavior.scaled(t, change), self.burst)
+        return self if change == 0 else replace(self, behavior=self.behavior.scaled(t, change))
 
 
 class Policy(Protocol):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from forecastscale.config import Target
-from forecastscale.policy import behavior, rules
+from forecastscale.policy import rules, zero
 from forecastscale.policy.base import PolicyHistory
 from forecastscale.policy.events import with_events
 from forecastscale.types import Decision, Observation, Source
@@ -30,10 +30,10 @@ class ReactivePolicy:
         # The default demand rule is the HPA's; a target's own metric rules are named "rule".
         first = Source.RULE if t.scaling.metrics else Source.REACTIVE
         source, raw, note = with_events(obs, t, first, rec.replicas, candidates)
-        norm = behavior.normalize(
-            raw, obs.current_replicas, obs.t, history.behavior, t.scaling.behavior, t.scaling.min_replicas,
-            t.scaling.max_replicas,
-        )
+        # min_replicas 0: KEDA's activation — to 0 once idle for idle_s, back to 1 at once on demand or a queue.
+        lowest = zero.floor(obs, t)
+        source, raw, wake = zero.woken(obs, lowest, source, raw)
+        norm = zero.settle(raw, obs, history.behavior, t.scaling.behavior, t, lowest)
         decision = Decision(replicas=norm.replicas, source=source, limits=norm.limits,
-                            message=f"hpa {raw} ({rec.message}{note}) → {norm.replicas}", candidates=candidates)
+                            message=f"hpa {raw} ({rec.message}{note}{wake}) → {norm.replicas}", candidates=candidates)
         return decision, PolicyHistory(norm.history, history.burst)

@@ -10,6 +10,9 @@ not low load). Per metric (``replica_calculator.go``):
 * ``queue`` — an external metric with an ``AverageValue`` target: ``ceil(total / per replica)``,
   no change within tolerance of the current count.
 * ``gpu_utilisation`` — a utilisation (%) averaged over ready pods, scaled like a resource metric.
+* ``kv_cache`` — the share of the KV cache in use (%) averaged over ready pods, scaled the same way: an LLM
+  server whose cache is full queues (or preempts) requests however idle its GPU looks, so this is the memory
+  side of the load (vLLM reports it as a 0–1 fraction; the query template multiplies by 100).
 """
 
 from __future__ import annotations
@@ -72,18 +75,27 @@ def _queue(obs: Observation, target: Target, goal: MetricTarget) -> tuple[int, s
     return math.ceil(obs.queue / per - _EPS), f"queue {obs.queue:.3g} at {per:g} per replica"
 
 
-def _gpu(obs: Observation, target: Target, goal: MetricTarget) -> tuple[int, str] | None:
-    if obs.gpu_utilisation is None:
+def _percent(label: str, pct: float | None, obs: Observation, target: Target,
+             goal: MetricTarget) -> tuple[int, str] | None:
+    """A percentage averaged over ready pods (``pct``, 0–100; None: not measured) against its Utilization goal."""
+    if pct is None:
         return None
     # A utilisation averaged over ready pods is the resource case with capacity 1 per replica.
-    inp = hpa.HpaInput(obs.current_replicas, obs.ready_replicas, _unready(obs),
-                       obs.gpu_utilisation / 100 * obs.ready_replicas, 1.0,
-                       (goal.average_utilization or 100) / 100, target.scaling.tolerance)
+    inp = hpa.HpaInput(obs.current_replicas, obs.ready_replicas, _unready(obs), pct / 100 * obs.ready_replicas,
+                       1.0, (goal.average_utilization or 100) / 100, target.scaling.tolerance)
     replicas, why = hpa.recommend(inp)
-    return replicas, f"GPU {obs.gpu_utilisation:.0f} %: " + why
+    return replicas, f"{label} {pct:.0f} %: " + why
 
 
-_CALCULATORS = {"demand": _demand, "queue": _queue, "gpu_utilisation": _gpu}
+def _gpu(obs: Observation, target: Target, goal: MetricTarget) -> tuple[int, str] | None:
+    return _percent("GPU", obs.gpu_utilisation, obs, target, goal)
+
+
+def _kv(obs: Observation, target: Target, goal: MetricTarget) -> tuple[int, str] | None:
+    return _percent("KV cache", obs.kv_cache, obs, target, goal)
+
+
+_CALCULATORS = {"demand": _demand, "queue": _queue, "gpu_utilisation": _gpu, "kv_cache": _kv}
 
 
 def recommend(obs: Observation, target: Target) -> RuleResult:

@@ -264,7 +264,7 @@ class Service:
             return r.side_metrics(now)
         except ForecastscaleError as exc:
             self.metrics.errors.labels(error_kind(exc)).inc()
-            log.warning("target %s: queue/GPU query: %s", r.target.name, exc)
+            log.warning("target %s: queue/GPU/KV-cache query: %s", r.target.name, exc)
             return {}
 
     def _act(self, x: _Read, fleet: FleetDecision, now: float, may_patch: bool) -> TargetOutcome:

@@ -6,6 +6,7 @@ Names and labels are the contract with the shipped Grafana dashboards:
 ``forecastscale_demand{target}``                            last usable demand sample (target units/s)
 ``forecastscale_queue{target}``                             requests waiting (the queue query), if set
 ``forecastscale_gpu_utilisation{target}``                   GPU utilisation % (the GPU query), if set
+``forecastscale_kv_cache{target}``                          KV cache in use %, 0–100 (the KV-cache query), if set
 ``forecastscale_forecast{target,horizon_s,quantile}``       forecast demand ``horizon_s`` seconds ahead
 ``forecastscale_desired_replicas{target,source}``           replicas per source (forecast, reactive, event,
                                                             fallback) and ``final`` after behaviour/bounds
@@ -24,6 +25,20 @@ Names and labels are the contract with the shipped Grafana dashboards:
 ``forecastscale_model_info{target,model}``                  1 for the forecaster in use (``auto``'s choice)
 ``forecastscale_forecast_surprise{target}``                 last demand / the forecast's upper quantile for it
 ``forecastscale_panic{target}``                             1 while burst (panic) mode holds the target
+``forecastscale_slo_margin{target}``                        with an SLO: the calibrated margin (band widths above
+                                                            the median forecast)
+``forecastscale_slo_level{target}``                         the quantile that margin amounts to (Gaussian reading)
+``forecastscale_slo_miss_ratio{target}``                    the measured share of steps (or demand) missing the SLO
+                                                            over its window, 0–1
+``forecastscale_slo_miss_ratio_allowed{target}``            the share the SLO allows, 0–1
+``forecastscale_guardrail{target}``                          with guardrail.enabled: 1 while a stand-in (a shadow,
+                                                            or reactive with a margin) provisions instead of the
+                                                            model, else 0
+``forecastscale_guardrail_switches_total{target}``          guardrail switches (each logged with its reason)
+``forecastscale_forecast_pinball{target,model}``            rolling pinball loss at forecast.quantile of ``model``
+                                                            (``model``, ``seasonal_naive``, ``persistence``), one
+                                                            pod lead ahead, demand units/s
+``forecastscale_forecast_coverage{target,model}``           rolling share of steps its upper quantile covered, 0–1
 ``forecastscale_unplaced_pods{target}``                     planned pods that fit no node pool (logged why)
 ``forecastscale_gpus_excluded{pool}``                       GPUs not counted: unhealthy, NotReady, cordoned
 ``forecastscale_ready_capacity{target}``                    ready replicas × ``capacity_per_replica`` (demand
@@ -62,6 +77,8 @@ class ServiceMetrics:
         self.queue = Gauge("forecastscale_queue", "Requests waiting (queue query).", ["target"], registry=r)
         self.gpu = Gauge("forecastscale_gpu_utilisation", "GPU utilisation in % (GPU query).", ["target"],
                          registry=r)
+        self.kv_cache = Gauge("forecastscale_kv_cache", "KV cache in use in %, 0-100 (KV-cache query).", ["target"],
+                              registry=r)
         self.forecast = Gauge("forecastscale_forecast", "Forecast demand horizon_s seconds ahead at a quantile.",
                               ["target", "horizon_s", "quantile"], registry=r)
         self.desired = Gauge("forecastscale_desired_replicas", "Replicas asked for, per source and final.",
@@ -90,6 +107,22 @@ class ServiceMetrics:
                                    "NotReady or cordoned nodes).", ["pool"], registry=r)
         self.unplaced = Gauge("forecastscale_unplaced_pods", "Planned pods that fit no node pool.", ["target"],
                               registry=r)
+        self.slo_margin = Gauge("forecastscale_slo_margin", "The SLO's calibrated margin (band widths above the "
+                                "median forecast).", ["target"], registry=r)
+        self.slo_level = Gauge("forecastscale_slo_level", "The quantile the SLO margin amounts to (Gaussian "
+                               "reading).", ["target"], registry=r)
+        self.slo_miss = Gauge("forecastscale_slo_miss_ratio", "Measured share of steps (or demand) missing the "
+                              "SLO over its window, 0-1.", ["target"], registry=r)
+        self.slo_allowed = Gauge("forecastscale_slo_miss_ratio_allowed", "Share of steps (or demand) the SLO "
+                                 "allows to miss, 0-1.", ["target"], registry=r)
+        self.guardrail = Gauge("forecastscale_guardrail", "1 while the forecast guardrail has a stand-in provision "
+                               "instead of the model, else 0.", ["target"], registry=r)
+        self.guardrail_switches = Counter("forecastscale_guardrail_switches", "Forecast guardrail switches.",
+                                          ["target"], registry=r)
+        self.pinball = Gauge("forecastscale_forecast_pinball", "Rolling pinball loss at the configured quantile, one "
+                             "pod lead ahead (demand units/s), per forecaster.", ["target", "model"], registry=r)
+        self.coverage = Gauge("forecastscale_forecast_coverage", "Rolling share of steps the forecaster's upper "
+                              "quantile covered, 0-1.", ["target", "model"], registry=r)
         self.panic = Gauge("forecastscale_panic", "1 while burst (panic) mode holds the target.", ["target"],
                            registry=r)
         self.ready_capacity = Gauge("forecastscale_ready_capacity", "Ready replicas × capacity_per_replica "

@@ -94,9 +94,13 @@ class PlanKeeper:
                 if (saved := decoded.targets.get(r.target.name)) is not None:
                     last = decoded.last.get(r.target.name)
                     r.history = replace(r.history, behavior=merged(r.history.behavior, saved,
-                                                                   None if last is None else (now, last)))
+                                                                   None if last is None else (now, last)),
+                                        calibration=decoded.calibration.get(r.target.name, r.history.calibration),
+                                        guardrail=decoded.guardrail.get(r.target.name, r.history.guardrail))
             events.replace(events.book.merge(decoded.book))
-            self._targets = {name: history_entry(h, decoded.last.get(name)) for name, h in decoded.targets.items()}
+            self._targets = {name: history_entry(h, decoded.last.get(name), decoded.calibration.get(name),
+                                                 decoded.guardrail.get(name))
+                             for name, h in decoded.targets.items()}
             self.version, self.restored = snapshot.version, True
             log.info("restored the plan (version %s) for %d of %d targets, %d announced events",
                      snapshot.version, len(decoded.targets), len(runners), len(events.book))

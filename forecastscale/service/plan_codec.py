@@ -1,8 +1,9 @@
 """What the leader persists per target and how a new leader reads it back (pure, JSON-able, validated).
 
 The plan holds each target's behaviour history (past recommendations and scale events, the
-state of the HPA stabilisation windows and rate policies), the last decision, the events
-announced over ``/v1/events`` with the tombstones of deleted ones, and who wrote it (the Lease
+state of the HPA stabilisation windows and rate policies), the last decision, an SLO's calibrated
+margin and a forecast guardrail's scores and state (:mod:`.plan_guardrail`), the events announced over
+``/v1/events`` with the tombstones of deleted ones, and who wrote it (the Lease
 holder and its term). A new leader takes the union with the recommendations it computed itself as
 a standby: a recommendation it never saw still counts in its stabilisation window, so a failover
 cannot cause a premature scale-down.
@@ -19,9 +20,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from forecastscale.edge import epoch, shown, whole
+from forecastscale.edge import epoch, finite, shown, whole
 from forecastscale.policy.behavior import BehaviorHistory
+from forecastscale.policy.calibration import Calibration
 from forecastscale.policy.event_book import MAX_BOOK_ENTRIES, BookedEvent, EventBook, Tombstone
+from forecastscale.policy.guardrail import GuardState
+from forecastscale.service.plan_guardrail import guardrail_entry, guardrail_state
 from forecastscale.service.target import TargetRunner
 
 PLAN_VERSION = 2
@@ -37,25 +41,40 @@ class Decoded:
 
     targets: dict[str, BehaviorHistory] = field(default_factory=dict)
     last: dict[str, int] = field(default_factory=dict)  # the replicas last decided per target, where saved
+    calibration: dict[str, Calibration] = field(default_factory=dict)  # SLO targets' margins, where saved
     book: EventBook = field(default_factory=EventBook)
     term: int | None = None
     problems: list[str] = field(default_factory=list)
+    guardrail: dict[str, GuardState] = field(default_factory=dict)  # guarded targets' scores and state, where saved
 
 
 def plan_entry(runner: TargetRunner) -> dict[str, Any]:
     """One target's entry: behaviour history as ``[[t, n], …]`` and the last decided replicas."""
-    h = runner.history.behavior
-    return {
-        "recommendations": [[t, n] for t, n in h.recommendations],
-        "events": [[t, n] for t, n in h.events],
-        "last_replicas": runner.last.replicas if runner.last is not None else None,
-    }
+    return history_entry(runner.history.behavior, runner.last.replicas if runner.last is not None else None,
+                         runner.history.calibration, runner.history.guardrail)
 
 
-def history_entry(history: BehaviorHistory, last_replicas: int | None) -> dict[str, Any]:
-    """A restored history in :func:`plan_entry`'s form (kept for targets not re-decided yet)."""
-    return {"recommendations": [list(p) for p in history.recommendations], "events": [list(p) for p in history.events],
-            "last_replicas": last_replicas}
+def history_entry(history: BehaviorHistory, last_replicas: int | None,
+                  calibration: Calibration | None = None, guardrail: GuardState | None = None) -> dict[str, Any]:
+    """A target's entry: behaviour history as ``[[t, n], …]``, the last decided replicas and, with an SLO, the
+    calibrated margin and measured miss share, with a guardrail its state (also for a restored target not
+    re-decided yet)."""
+    entry: dict[str, Any] = {"recommendations": [list(p) for p in history.recommendations],
+                             "events": [list(p) for p in history.events], "last_replicas": last_replicas}
+    if calibration is not None:
+        entry["slo"] = {"margin": calibration.margin, "measured": calibration.measured}
+    if guardrail is not None:
+        entry["guardrail"] = guardrail_entry(guardrail)
+    return entry
+
+
+def _calibration(name: str, raw: Any) -> Calibration:
+    """A saved margin (band widths, within ±20) and measured miss share (0–1 or null); ValueError naming the field."""
+    if not isinstance(raw, Mapping):
+        raise ValueError(f"targets.{name}.slo: must be an object, got {shown(raw)}")
+    measured = raw.get("measured")
+    return Calibration(finite(f"targets.{name}.slo.margin", raw.get("margin"), lo=-20, hi=20),
+                       None if measured is None else finite(f"targets.{name}.slo.measured", measured, lo=0, hi=1))
 
 
 def encode(targets: Mapping[str, Mapping[str, Any]], book: EventBook, saved_at: float, holder: str | None,
@@ -105,10 +124,18 @@ def decode(plan: Mapping[str, Any] | None, now_s: float, known: Iterable[str]) -
                 out.targets[name] = _history(name, raw[name], now_s)
                 if (last := raw[name].get("last_replicas")) is not None:
                     out.last[name] = whole(f"targets.{name}.last_replicas", last, lo=0, hi=MAX_REPLICAS)
+                if "slo" in raw[name]:
+                    out.calibration[name] = _calibration(name, raw[name]["slo"])
+                if "guardrail" in raw[name]:
+                    out.guardrail[name] = guardrail_state(f"targets.{name}.guardrail", raw[name]["guardrail"],
+                                                          now_s, MAX_CLOCK_SKEW_S)
             except ValueError as exc:
                 out.targets.pop(name, None)
+                out.last.pop(name, None)
+                out.calibration.pop(name, None)
                 out.problems.append(str(exc))
-    return Decoded(out.targets, out.last, _book(plan.get("events"), out.problems), out.term, out.problems)
+    return Decoded(out.targets, out.last, out.calibration, _book(plan.get("events"), out.problems), out.term,
+                   out.problems, out.guardrail)
 
 
 def _book(raw: Any, problems: list[str]) -> EventBook:

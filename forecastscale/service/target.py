@@ -18,19 +18,24 @@ from datetime import UTC, datetime
 import numpy as np
 
 from forecastscale.actuators.base import Actuator, ApplyResult, Fence, ScaleState
-from forecastscale.config import Config, NodePool, Target
+from forecastscale.config import Config, NodePool, QueryKind, Target
 from forecastscale.forecasters.select import Selection
 from forecastscale.policy.base import Policy, PolicyHistory
 from forecastscale.policy.events import windows_at
 from forecastscale.policy.fleet import TargetInput
-from forecastscale.policy.predictive import MEDIAN, PredictivePolicy, make_tape
+from forecastscale.policy.predictive import PredictivePolicy
 from forecastscale.policy.reactive import ReactivePolicy
+from forecastscale.policy.tape import MEDIAN, make_tape
 from forecastscale.service.history import DemandHistory, problem_counts
 from forecastscale.service.metrics import ServiceMetrics
 from forecastscale.sources.prometheus import PrometheusSource
-from forecastscale.types import Decision, FloatArray, Observation, Window
+from forecastscale.types import Decision, FloatArray, GuardrailStatus, Observation, SloStatus, Window
 
 log = logging.getLogger("forecastscale.service")
+# The side queries and the range a reading must be in: requests waiting, and percentages (a 0–1 fraction such as
+# vLLM's KV-cache usage must be multiplied by 100 in the query; above 100 is a misconfigured query, not a reading).
+SIDE_BOUNDS: dict[QueryKind, tuple[float, float]] = {
+    "queue": (0.0, math.inf), "gpu_utilisation": (0.0, 100.0), "kv_cache": (0.0, 100.0)}
 
 
 @dataclass(frozen=True)
@@ -65,8 +70,7 @@ class TargetRunner:
         if demand is None:
             raise ValueError(f"target {target.name!r}: no queries.demand and no service.queries.demand")
         self.demand_query = demand
-        self.side_queries = {"queue": config.query(target, "queue"),
-                             "gpu_utilisation": config.query(target, "gpu_utilisation")}
+        self.side_queries = {kind: config.query(target, kind) for kind in SIDE_BOUNDS}
         self.policy = make_policy(config.service.policy, target, self.pool, self.step, refit_phase_s)
         self.history = PolicyHistory()  # the caller owns it (as the HPA controller): recommendations, events
         # The fit window plus one fit bucket, so a fit never lacks its oldest bucket.
@@ -119,18 +123,23 @@ class TargetRunner:
         return "no sample for the last completed step" if self.samples.end <= step else "unusable sample"
 
     def side_metrics(self, now: float) -> dict[str, float]:
-        """Queue depth and GPU utilisation now, where configured: exported, logged, and given to the
-        policy's ``queue``/``gpu_utilisation`` metric rules."""
+        """Queue depth, GPU utilisation and KV cache in use now, where configured: exported, logged, and given to
+        the policy's ``queue``/``gpu_utilisation``/``kv_cache`` metric rules. A value outside its bounds
+        (:data:`SIDE_BOUNDS`) is dropped and counted (``{kind}_out_of_range``): the rule then counts as
+        unavailable, which blocks a scale-down rather than deciding on a misread scale."""
         out: dict[str, float] = {}
         at = datetime.fromtimestamp(math.floor(now / self.step) * self.step, tz=UTC)
-        for kind, gauge in (("queue", self.metrics.queue), ("gpu_utilisation", self.metrics.gpu)):
+        gauges = {"queue": self.metrics.queue, "gpu_utilisation": self.metrics.gpu, "kv_cache": self.metrics.kv_cache}
+        for kind, (lo, hi) in SIDE_BOUNDS.items():
             query = self.side_queries[kind]
-            if query is None:
+            value = None if query is None else self.source.instant(query, at)
+            if value is None or not math.isfinite(value):
                 continue
-            value = self.source.instant(query, at)
-            if value is not None and math.isfinite(value):
-                gauge.labels(self.target.name).set(value)
-                out[kind] = value
+            if not lo <= value <= hi:
+                self.metrics.dropped.labels(self.target.name, f"{kind}_out_of_range").inc()
+                continue
+            gauges[kind].labels(self.target.name).set(value)
+            out[kind] = value
         return out
 
     # --- decision ---------------------------------------------------------------------------------
@@ -145,7 +154,8 @@ class TargetRunner:
             # The scale subresource does not say which pods are Ready; running-but-unready pods
             # count as ready, and pods the controller has not created yet as pending.
             pending_replicas=max(0, scale.spec_replicas - ready), history_offset=offset, wall_s=now,
-            queue=(side or {}).get("queue"), gpu_utilisation=(side or {}).get("gpu_utilisation"), events=events,
+            queue=(side or {}).get("queue"), gpu_utilisation=(side or {}).get("gpu_utilisation"),
+            kv_cache=(side or {}).get("kv_cache"), events=events,
         )
 
     def input(self, now: float, scale: ScaleState, sampled: Sampled, events: tuple[Window, ...] = (),
@@ -186,10 +196,34 @@ class TargetRunner:
         if d.surprise is not None and math.isfinite(d.surprise):
             self.metrics.surprise.labels(name).set(d.surprise)
         self.metrics.panic.labels(name).set(1 if d.panic else 0)
+        if d.slo is not None:
+            self._export_slo(d.slo)
+        if d.guardrail is not None:
+            self._export_guardrail(d.guardrail)
         for o in d.outlook:
             self.metrics.forecast.labels(name, f"{o.horizon_s:g}", f"{o.quantile:g}").set(o.demand)
             if o.horizon_s == self.lead.pod_s and o.quantile == MEDIAN:
                 self._pending[i + self._pod_steps] = o.demand
+
+    def _export_guardrail(self, g: GuardrailStatus) -> None:
+        """1 while a stand-in provisions, each forecaster's scores; a switch is logged with its reason and counted."""
+        name = self.target.name
+        self.metrics.guardrail.labels(name).set(1 if g.fallen_back else 0)
+        for model, loss in g.pinball.items():
+            self.metrics.pinball.labels(name, model).set(loss)
+        for model, share in g.coverage.items():
+            self.metrics.coverage.labels(name, model).set(share)
+        if g.switch is not None:
+            self.metrics.guardrail_switches.labels(name).inc()
+            log.warning("target %s: forecast guardrail %s", name, g.switch)
+
+    def _export_slo(self, slo: SloStatus) -> None:
+        name = self.target.name
+        self.metrics.slo_margin.labels(name).set(slo.margin)
+        self.metrics.slo_level.labels(name).set(slo.level)
+        self.metrics.slo_allowed.labels(name).set(slo.aim)
+        if slo.measured is not None:
+            self.metrics.slo_miss.labels(name).set(slo.measured)
 
     def _export_model(self, model: str | None) -> None:
         if model is None or model == self.model:

@@ -4,10 +4,11 @@ Rules (each counted in :class:`TraceReport`, never applied silently):
 
 * a header row is required; its first two names must be ``timestamp`` and ``value``; further named
   columns are allowed, and every row must have as many fields as the header. Of them, ``queue`` (requests
-  waiting) and ``gpu_utilisation`` (%) are kept (:data:`COLUMNS`; the backtest feeds them to the queue and
-  GPU-utilisation rules) and read like ``value`` — numbers, missing when empty, NaN, infinite or negative,
-  then filled by the same interpolation (``columns_filled`` counts slots filled per column); the others
-  (a host, a label) are ignored;
+  waiting), ``gpu_utilisation`` and ``kv_cache`` (% of the GPUs busy, of the KV cache in use) are kept
+  (:data:`COLUMNS`; the backtest feeds them to the queue, GPU-utilisation and KV-cache rules) and read like
+  ``value`` — numbers, missing when empty, NaN, infinite or negative (or, for a percentage, above 100), then
+  filled by the same interpolation (``columns_filled`` counts slots filled per column); the others (a host,
+  a label) are ignored;
 * the file is UTF-8 (a byte-order mark is accepted);
 * timestamps are ISO-8601 (a zone offset is honoured; no offset means UTC) or epoch seconds, between
   1990 and 2200 (:data:`forecastscale.edge.EARLIEST_S`/``LATEST_S``); epoch *milliseconds* are refused
@@ -45,7 +46,8 @@ from forecastscale.types import FloatArray
 
 MIN_SAMPLES = 3
 MAX_SLOTS = 5_000_000  # grid slots: 9.5 years of 1-min steps; 40 MB a float64 array
-COLUMNS = ("queue", "gpu_utilisation")  # extra header columns kept, besides value
+COLUMNS = ("queue", "gpu_utilisation", "kv_cache")  # extra header columns kept, besides value
+PERCENT_COLUMNS = ("gpu_utilisation", "kv_cache")  # percentages: above 100 is not a reading
 
 
 @dataclass(frozen=True)
@@ -89,7 +91,7 @@ class Trace:
         return len(self.values) * self.step_s
 
 
-def _parse_time(text: str) -> float:
+def parse_time(text: str) -> float:
     """Epoch seconds of a CSV timestamp (ISO-8601 or a number); ValueError saying why it is not a usable time."""
     text = text.strip()
     try:
@@ -129,7 +131,7 @@ def _parse_row(row: list[str], width: int, kept: Mapping[str, int]) -> tuple[flo
     if len(row) != width:
         want = "'timestamp,value'" if width == 2 else f"{width} fields like the header"
         raise ValueError(f"expected {want}, got {len(row)} field(s): {shown(','.join(row))}")
-    t = _parse_time(row[0])
+    t = parse_time(row[0])
     return t, _number(row, 1, "value"), [_number(row, i, name) for name, i in kept.items()]
 
 
@@ -149,9 +151,9 @@ def _read_rows(path: Path) -> _Rows:
     try:
         with path.open(newline="", encoding="utf-8-sig") as fh:
             reader = csv.reader(fh)
-            width, kept = _check_header(path, _next_row(reader, path))
+            width, kept = _check_header(path, next_row(reader, path))
             out.columns = {name: [] for name in kept}
-            while (row := _next_row(reader, path)) is not None:
+            while (row := next_row(reader, path)) is not None:
                 if not row or all(not f.strip() for f in row):
                     continue
                 if len(out.times) >= MAX_SLOTS:
@@ -170,7 +172,7 @@ def _read_rows(path: Path) -> _Rows:
     return out
 
 
-def _next_row(reader: Any, path: Path) -> list[str] | None:
+def next_row(reader: Any, path: Path) -> list[str] | None:
     """The next CSV row, None at the end; a decoding or CSV syntax problem is a TraceError with the line."""
     try:
         return next(reader, None)
@@ -209,10 +211,12 @@ def _column(name: str, column: str, raw: FloatArray, slot: npt.NDArray[np.int64]
     """A kept column on the grid (``raw`` already sorted and cut like the values), with missing slots filled as
     the values' are, and how many were filled; TraceError if it holds no valid value."""
     grid = np.full(n_slots, np.nan)
-    grid[slot] = np.where(np.isfinite(raw) & (raw >= 0), raw, np.nan)
+    top = 100.0 if column in PERCENT_COLUMNS else math.inf
+    grid[slot] = np.where(np.isfinite(raw) & (raw >= 0) & (raw <= top), raw, np.nan)
     valid = ~np.isnan(grid)
     if not valid.any():
-        raise TraceError(f"{name}: column {column!r} holds no valid (finite, non-negative) value")
+        within = "finite, within 0–100" if column in PERCENT_COLUMNS else "finite, non-negative"
+        raise TraceError(f"{name}: column {column!r} holds no valid ({within}) value")
     idx = np.arange(n_slots)
     return np.interp(idx, idx[valid], grid[valid]), int((~valid).sum())
 

@@ -177,6 +177,8 @@ def live_config(path: Path) -> Path:
                          "window_s": 4 * 3600},
             # an event in force all the time: the events panel has something to show
             "events": {"cron": [{"name": "always", "schedule": "* * * * *", "duration_s": 120, "min_replicas": 2}]},
+            "slo": {"metric": "underprovisioned_pct", "target": 1.0},  # the SLO panel has something to show
+            "guardrail": {"enabled": True},  # the guardrail panel: shadow scores and the fallen-back state
         }],
     }
     path.write_text(yaml.safe_dump(data), encoding="utf-8")

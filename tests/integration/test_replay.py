@@ -70,6 +70,7 @@ def _config(path: Path, quantile: float = 0.9) -> Path:
     target["backtest"]["trace"] = str(CSV)
     target["queries"] = {"demand": f'{METRIC}{{service="chat"}}'}
     target["forecast"]["quantile"] = quantile
+    target.pop("slo", None)  # the what-if here is the knob's (quantile), replayed as the service would run it
     path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
     return path
 

@@ -45,7 +45,7 @@ def test_backtest_writes_json_with_exactly_the_score_names(small_setup: Path) ->
         assert set(scores) == {*SCORE_NAMES, "gpu_hours_vs_oracle"}, name
     assert trace["policies"]["oracle"]["gpu_hours_vs_oracle"] == 1.0
     assert trace["policies"]["oracle"]["underprovisioned_pct"] == 0.0
-    assert "gpu_hours" in result.stdout and "predictive" in result.stdout
+    assert "GPU-h ↓" in result.stdout and "predictive" in result.stdout
 
 
 def test_report_dir_and_explicit_trace(small_setup: Path) -> None:

@@ -29,7 +29,7 @@ def _with(path: str, value: Any) -> dict[str, Any]:
 @pytest.mark.parametrize(("path", "value", "expected"), [
     ("targets.0.workload.capacity_per_replica", -3, "targets[0].workload.capacity_per_replica: must be > 0, got -3"),
     ("targets.0.scaling.target_utilisation", 1.5, "targets[0].scaling.target_utilisation: must be <= 1, got 1.5"),
-    ("targets.0.scaling.min_replicas", 0, "targets[0].scaling.min_replicas: must be >= 1, got 0"),
+    ("targets.0.scaling.min_replicas", -1, "targets[0].scaling.min_replicas: must be >= 0, got -1"),
     ("targets.0.scaling.max_replicas", "many", "targets[0].scaling.max_replicas: must be a whole number, got 'many'"),
     ("targets.0.workload.pod_startup_s", -1, "targets[0].workload.pod_startup_s: must be >= 0, got -1"),
     ("targets.0.colour", "red", "targets[0].colour: unknown field, got 'red'"),
@@ -39,7 +39,7 @@ def _with(path: str, value: Any) -> dict[str, Any]:
     ("targets.0.scaling.min_replicas", 65, "targets[0].scaling: min_replicas (65) > max_replicas (64)"),
     ("targets.0.scheduling.node_pool", "tpu", "targets[0].scheduling.node_pool: unknown pool 'tpu'; have ['gpu']"),
     ("targets.0.workload.gpus_per_pod", 8, "targets[0].workload.gpus_per_pod: 8 exceeds gpus_per_node 4 of pool 'gpu'"),
-], ids=["negative-capacity", "utilisation>1", "min-0", "not-int", "negative-startup", "unknown-field",
+], ids=["negative-capacity", "utilisation>1", "min<0", "not-int", "negative-startup", "unknown-field",
         "unknown-field-in-section", "zero-gpus", "negative-cost", "min>max", "unknown-pool", "pod>node"])
 def test_bad_field_gives_one_line_naming_it(path: str, value: Any, expected: str) -> None:
     with pytest.raises(ConfigError) as info:

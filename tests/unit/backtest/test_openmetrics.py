@@ -95,6 +95,7 @@ def test_underprovisioned_flags_add_up_to_the_score(result: TraceResult) -> None
     assert {s.labels["quantile"] for s in fam[openmetrics.FORECAST]} == {"0.5", "0.9"}
 
 
+@pytest.mark.prometheus
 def test_promtool_accepts_the_file(result: TraceResult, tmp_path: Path) -> None:
     path = tmp_path / "run.om"
     samples = openmetrics.write([result], path, "unit")

@@ -202,3 +202,14 @@ def test_queue_and_gpu_columns_feed_the_rules_one_step_old(make_config: Callable
     assert result.replicas[59] == 2 and result.replicas[60] == 2  # the step-60 queue is seen at step 61
     assert (result.replicas[61], result.replicas[62]) == (6, 8)  # +4 pods at most per step, then 40 / 5
     assert result.reasons.get("rule", 0) > 0
+
+
+def test_kv_cache_column_feeds_its_rule_one_step_old(make_config: Callable[..., Config]) -> None:
+    rules = [{"type": "kv_cache", "target": {"type": "Utilization", "average_utilization": 50}}]
+    cfg = make_config(target={"scaling": {"metrics": rules}}, backtest={"warmup_s": 600})
+    kv = np.concatenate([np.full(60, 50.0), np.full(60, 100.0)])  # % of the KV cache in use, averaged over pods
+    trace = Trace("kv", datetime(2024, 1, 1, tzinfo=UTC), 60, np.ones(120), _REPORT, {"kv_cache": kv})
+    sc = build_scenario(cfg, cfg.targets[0], trace)
+    result = run_policy(sc, make_policy("reactive", sc))
+    assert result.replicas[60] == 2  # 50 % against 50 %: as is; the step-60 reading is seen at step 61
+    assert result.replicas[61] == 4 and result.reasons.get("rule", 0) > 0  # 100 % of 2 pods against 50 %: 4

@@ -8,7 +8,8 @@ import numpy as np
 
 from forecastscale.config import Config
 from forecastscale.policy.base import PolicyHistory
-from forecastscale.policy.predictive import PredictivePolicy, RollingForecast, make_tape
+from forecastscale.policy.predictive import PredictivePolicy
+from forecastscale.policy.tape import RollingForecast, make_tape
 from forecastscale.types import Decision, Observation
 
 DAY = 1440  # one-minute steps

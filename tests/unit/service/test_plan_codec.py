@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from prometheus_client import CollectorRegistry
 
 from forecastscale.config.events import EventRequest
+from forecastscale.policy.base import PolicyHistory
 from forecastscale.policy.behavior import BehaviorHistory
 from forecastscale.policy.event_book import BookedEvent, EventBook, book_event
-from forecastscale.service.plan_codec import MAX_CLOCK_SKEW_S, book_entry, decode, encode, merged
+from forecastscale.policy.guardrail import GuardState, Pending, Score
+from forecastscale.service.events_api import EventStore
+from forecastscale.service.metrics import ServiceMetrics
+from forecastscale.service.persistence import PlanKeeper
+from forecastscale.service.plan import PlanSnapshot
+from forecastscale.service.plan_codec import MAX_CLOCK_SKEW_S, book_entry, decode, encode, history_entry, merged
+from forecastscale.service.plan_guardrail import guardrail_entry
 
 NOW = 1_780_000_000.0  # 2026-05-28: every time below is relative to this pinned clock
 NAMES = ("chat", "batch")
@@ -90,3 +102,65 @@ def test_one_bad_event_is_left_out_and_the_others_kept() -> None:
     decoded = decode({"events": raw}, NOW, NAMES)
     assert [e.id for e in decoded.book] == ["launch"]
     assert len(decoded.problems) == 2 and all(p.startswith("events.events[") for p in decoded.problems)
+
+
+# --- the forecast guardrail's state -----------------------------------------------------------------
+GUARD = GuardState("persistence", NOW - 600, NOW - 60,
+                   {"model": Score(2.5, 0.61, 400), "persistence": Score(0.8, 0.93, 400)},
+                   (Pending(5_933_333_335, {"model": 10.0, "persistence": 12.5}),))
+
+
+def test_the_guardrail_state_round_trips_and_stays_small() -> None:
+    entry = history_entry(BehaviorHistory(), 4, guardrail=GUARD)
+    decoded = decode(_plan(chat=json.loads(json.dumps(entry))), NOW, NAMES)
+    assert decoded.problems == [] and decoded.guardrail["chat"] == GUARD
+    assert len(json.dumps(entry["guardrail"])) < 400  # three scores, two times, a pending forecast per lead step
+
+
+BAD_GUARDS = {
+    "unknown-mode": ({**guardrail_entry(GUARD), "active": "oracle"}, "guardrail.active: must be one of"),
+    "future-switch": ({**guardrail_entry(GUARD), "since": NOW + 600}, "guardrail.since"),
+    "negative-loss": ({**guardrail_entry(GUARD), "scores": {"model": [-1.0, 0.5, 3]}}, "scores.model[0]"),
+    "coverage-above-1": ({**guardrail_entry(GUARD), "scores": {"model": [1.0, 1.5, 3]}}, "scores.model[1]"),
+    "unknown-forecaster": ({**guardrail_entry(GUARD), "scores": {"gbm": [1.0, 0.5, 3]}}, "guardrail.scores: must map"),
+    "fractional-step": ({**guardrail_entry(GUARD), "pending": [[1.5, {"model": 1.0}]]}, "pending[0][0]"),
+    "nan-forecast": ({**guardrail_entry(GUARD), "pending": [[1, {"model": float("nan")}]]}, "pending[0].model"),
+    "too-many-pending": ({**guardrail_entry(GUARD), "pending": [[1, {}]] * 2000}, "at most 1024"),
+    "not-an-object": ([1], "guardrail: must be an object"),
+}
+
+
+@pytest.mark.parametrize(("guard", "problem"), list(BAD_GUARDS.values()), ids=list(BAD_GUARDS))
+def test_a_bad_guardrail_state_drops_that_target_alone(guard: Any, problem: str) -> None:
+    entry = {"recommendations": [[NOW - 60, 7]], "guardrail": guard}
+    decoded = decode(_plan(chat=entry, batch={"recommendations": [[NOW - 60, 7]]}), NOW, NAMES)
+    assert "chat" not in decoded.targets and "chat" not in decoded.guardrail and len(decoded.problems) == 1
+    assert decoded.problems[0].startswith("targets.chat.guardrail") and problem in decoded.problems[0]
+    assert "batch" in decoded.targets
+
+
+def test_a_new_leader_restores_the_guardrail_state_and_saves_it_again() -> None:
+    class Store:  # the plan store: one saved plan, and what the keeper writes back
+        def __init__(self) -> None:
+            self.written: Mapping[str, Any] = {}
+
+        def read(self) -> PlanSnapshot:
+            return PlanSnapshot(_plan(chat={"recommendations": [], "guardrail": guardrail_entry(GUARD)}), "7")
+
+        def write(self, plan: Mapping[str, Any], version: str | None) -> str:
+            self.written = plan
+            return "8"
+
+    @dataclass
+    class Runner:  # what restore and save read of a TargetRunner
+        target: Any
+        history: PolicyHistory
+        last: Any = None
+
+    store, runner = Store(), Runner(SimpleNamespace(name="chat"), PolicyHistory())
+    keeper = PlanKeeper(store, ServiceMetrics(CollectorRegistry()), leading=lambda: True, clock=lambda: NOW)
+    events = EventStore(keeper.save_events)
+    assert keeper.restore([runner], events)  # type: ignore[list-item]
+    assert runner.history.guardrail == GUARD  # a failover keeps the stand-in, its scores and the hold
+    assert keeper.save([runner], events)  # type: ignore[list-item]
+    assert store.written["targets"]["chat"]["guardrail"] == guardrail_entry(GUARD)

@@ -129,12 +129,23 @@ def test_queue_and_gpu_utilisation_columns_are_kept_and_repaired_like_value(writ
     assert "queue: 3 slots filled" in trace.report.summary()
 
 
+def test_kv_cache_column_is_kept_and_a_percentage_above_100_is_missing(write_csv: Writer) -> None:
+    rows = ["timestamp,value,kv_cache,gpu_utilisation", f"{T0},1,20,50", f"{T0 + 60},2,140,101",
+            f"{T0 + 120},3,40,70"]  # 140 % and 101 % are not readings (a 0–1 fraction × 100 is at most 100)
+    trace = load_trace(write_csv("t.csv", "\n".join(rows) + "\n"))
+    np.testing.assert_allclose(trace.columns["kv_cache"], [20, 30, 40])
+    np.testing.assert_allclose(trace.columns["gpu_utilisation"], [50, 60, 70])
+    assert trace.report.columns_filled == {"gpu_utilisation": 1, "kv_cache": 1}
+
+
 @pytest.mark.parametrize(("rows", "message"), [
     (["timestamp,value,queue", f"{T0},1,1", f"{T0 + 60},1,lots", f"{T0 + 120},1,1"], r":3: queue not a number: 'lots'"),
     (["timestamp,value,queue,queue", f"{T0},1,1,1"], r":1: column 'queue' named more than once"),
     (["timestamp,value,gpu_utilisation", f"{T0},1,", f"{T0 + 60},1,-3", f"{T0 + 120},1,inf"],
      r"column 'gpu_utilisation' holds no valid"),
-], ids=["not-a-number", "named-twice", "no-valid-value"])
+    (["timestamp,value,kv_cache", f"{T0},1,101", f"{T0 + 60},1,-3", f"{T0 + 120},1,nan"],
+     r"column 'kv_cache' holds no valid \(finite, within 0–100\)"),
+], ids=["not-a-number", "named-twice", "no-valid-value", "kv-none-within-0-100"])
 def test_bad_kept_columns_are_errors(write_csv: Writer, rows: list[str], message: str) -> None:
     with pytest.raises(TraceError, match=message):
         load_trace(write_csv("t.csv", "\n".join(rows) + "\n"))
