@@ -93,3 +93,26 @@ def write_csv(tmp_path: Path) -> Callable[[str, str], Path]:
         return path
 
     return write
+
+
+def small_elb_config(folder: Path, extra: str = "") -> Path:
+    """``folder/small.yaml``: the bundled ELB config on the first 3 days of its trace (``folder/elb3d.csv``),
+    ``extra`` YAML appended; returns the folder."""
+    lines = (DATA / "elb_request_count_8c0756.csv").read_text(encoding="utf-8").splitlines()
+    (folder / "elb3d.csv").write_text("\n".join(lines[: 1 + 3 * 288]) + "\n", encoding="utf-8")
+    config = (DATA / "elb_request_count.yaml").read_text(encoding="utf-8")
+    config = config.replace("trace: elb_request_count_8c0756.csv", "trace: elb3d.csv")
+    (folder / "small.yaml").write_text(config + extra, encoding="utf-8")
+    return folder
+
+
+def small_shared_config(folder: Path, days: int) -> Path:
+    """``folder/shared.yaml``: data/scenarios/shared_pool.yaml on the first ``days`` days of its traces (copied
+    into ``folder``); returns the folder."""
+    config = (DATA / "scenarios" / "shared_pool.yaml").read_text(encoding="utf-8")
+    for name in ("elb_request_count_8c0756.csv", "Twitter_volume_GOOG.csv"):
+        lines = (DATA / name).read_text(encoding="utf-8").splitlines()
+        (folder / name).write_text("\n".join(lines[: 1 + days * 288]) + "\n", encoding="utf-8")
+        config = config.replace(f"trace: ../{name}", f"trace: {name}")
+    (folder / "shared.yaml").write_text(config, encoding="utf-8")
+    return folder

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 LEGEND = "↓ lower is better · ↑ higher is better"
 
@@ -188,3 +190,13 @@ def frontier(metric: str, pred: Sequence[tuple[float, float]], reac: Sequence[tu
 def _beaten(targets: Sequence[tuple[float, float]], by: Sequence[tuple[float, float]]) -> int:
     """How many of ``targets`` some point of ``by`` matches or betters on both coordinates, one strictly."""
     return sum(any(b[0] <= t[0] and b[1] <= t[1] and b != t for b in by) for t in targets)
+
+
+def save_figure(fig: Any, path: Path) -> None:
+    """Lay ``fig`` out, write it to ``path`` (folders made) at the reports' resolution, and free it."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

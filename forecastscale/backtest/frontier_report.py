@@ -151,10 +151,7 @@ def plot_frontiers(results: Sequence[SweepResult], path: Path) -> None:
         ax.set_title(r.trace, fontsize=10)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    explain.save_figure(fig, path)
 
 
 TUNE_SCORES = ("gpu_hours", "underprovisioned_pct", "unserved_pct", "queued_pct", "p99_wait_s")
@@ -216,7 +213,4 @@ def plot_tune(result: TuneResult, slo: Slo, path: Path) -> None:
     ax.set_ylabel("GPU-hours (lower is better)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    explain.save_figure(fig, path)

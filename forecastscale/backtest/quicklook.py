@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from forecastscale.backtest import explain
 from forecastscale.backtest.runner import resample
 from forecastscale.forecasters import MODELS, Forecaster, make_forecaster
 from forecastscale.forecasters.select import Selection, calibrate, select
@@ -87,10 +88,7 @@ def plot(look: QuickLook, path: Path, history_s: float = 2 * 86400) -> None:  # 
     ax.set_title(f"{look.trace.name}: {look.model}, {h} steps of {look.step_s:g} s")
     ax.legend(loc="upper left")
     fig.autofmt_xdate()
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    explain.save_figure(fig, path)
 
 
 def summary_rows(look: QuickLook, points: int = 6) -> list[tuple[str, ...]]:

@@ -269,10 +269,7 @@ def plot(results: list[TraceResult], path: Path, hours: float = 48.0) -> None:
     fig, axes = plt.subplots(len(results), 1, figsize=(12, 3.6 * len(results)), squeeze=False)
     for ax, r in zip(axes[:, 0], results, strict=True):
         _panel(ax, r, hours)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    explain.save_figure(fig, path)
 
 
 def _panel(ax: Any, r: TraceResult, hours: float) -> None:

@@ -29,9 +29,17 @@ DEFAULT_LEVELS = {"underprovisioned_pct": (0.1, 0.5, 1.0, 2.0), "unserved_pct": 
                   "p99_wait_s": (1.0, 5.0, 15.0, 30.0)}
 
 Params = dict[str, float]
-# Where each swept knob lives in a target: (section, field).
+# Where each swept knob lives in a target: (section, field). Each policy has its own utilisation, so tuning the
+# predictive one (``forecast.target_utilisation``) never moves the reactive baseline (``scaling.…``).
 KNOBS: dict[str, tuple[str, str]] = {"target_utilisation": ("scaling", "target_utilisation"),
                                      "quantile": ("forecast", "quantile")}
+FORECAST_KNOBS: dict[str, tuple[str, str]] = {**KNOBS, "target_utilisation": ("forecast", "target_utilisation")}
+
+
+def knobs(policy: str) -> dict[str, tuple[str, str]]:
+    """Where ``policy``'s swept knobs live: the reactive HPA's utilisation in ``scaling``, a forecasting policy's
+    in ``forecast``."""
+    return KNOBS if policy == "reactive" else FORECAST_KNOBS
 
 
 def grid(policy: str) -> list[Params]:
@@ -43,11 +51,11 @@ def grid(policy: str) -> list[Params]:
     raise ValueError(f"no sweep grid for policy {policy!r}; have reactive, predictive")
 
 
-def with_params(target: Target, params: Params) -> Target:
-    """``target`` with swept knobs set, each in its own section (:data:`KNOBS`)."""
+def with_params(target: Target, params: Params, policy: str = "reactive") -> Target:
+    """``target`` with ``policy``'s swept knobs set, each in its own section (:func:`knobs`)."""
     update: dict[str, Any] = {}
     for knob, value in params.items():
-        section, field = KNOBS[knob]
+        section, field = knobs(policy)[knob]
         update[section] = update.get(section, getattr(target, section)).model_copy(update={field: value})
     return target.model_copy(update=update)
 
@@ -67,7 +75,7 @@ class Point:
 
 def run_point(sc: Scenario, policy: str, params: Params, tape: ForecastTape | None = None) -> Point:
     """Replay ``sc`` under ``policy`` with ``params`` applied to its target."""
-    variant = replace(sc, target=with_params(sc.target, params))
+    variant = replace(sc, target=with_params(sc.target, params, policy))
     return Point(policy, params, run_policy(variant, make_policy(policy, variant, tape)).scores)
 
 

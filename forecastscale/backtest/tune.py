@@ -16,7 +16,7 @@ from typing import Any
 
 from forecastscale.backtest.runner import Scenario
 from forecastscale.backtest.scores import Scores
-from forecastscale.backtest.sweep import KNOBS, SLO_METRICS, Params, Point, run_point, sweep
+from forecastscale.backtest.sweep import SLO_METRICS, Params, Point, knobs, run_point, sweep
 from forecastscale.errors import ConfigError, PermanentError
 
 _SLO = re.compile(r"^\s*([a-z0-9_]+)\s*<=\s*([0-9]*\.?[0-9]+)\s*$")
@@ -94,13 +94,14 @@ def tune(sc: Scenario, policy: str, slo: Slo, fraction: float = 0.7, jobs: int |
     return TuneResult(policy, chosen.params, chosen.scores, report.scores, tune_sc.demand.size, points)
 
 
-def tuned_config(raw: dict[str, Any], target_name: str, params: Params) -> dict[str, Any]:
-    """A copy of the raw YAML mapping with ``params`` written into target ``target_name``."""
+def tuned_config(raw: dict[str, Any], target_name: str, params: Params, policy: str = "predictive") -> dict[str, Any]:
+    """A copy of the raw YAML mapping with ``policy``'s tuned ``params`` written into target ``target_name`` (each
+    policy's own knobs: tuning predictive leaves the reactive ``scaling.target_utilisation`` as it was)."""
     out = copy.deepcopy(raw)
     for target in out.get("targets", []):
         if target.get("name") == target_name:
             for key, value in params.items():
-                section, field = KNOBS[key]
+                section, field = knobs(policy)[key]
                 target.setdefault(section, {})[field] = value
             return out
     raise ConfigError("tune", [f"no target named {target_name!r} in the config"])

@@ -18,13 +18,13 @@ from forecastscale.cli.backtest import SLO_METRICS
 from forecastscale.errors import ForecastscaleError
 
 
-def _write_tuned(config_path: Path, target: str, params: dict[str, float], out: Path) -> None:
+def _write_tuned(config_path: Path, target: str, policy: str, params: dict[str, float], out: Path) -> None:
     import yaml
 
     from forecastscale.backtest.tune import tuned_config
 
     raw = yaml.safe_load(config_path.read_text(encoding="utf-8"))
-    tuned = tuned_config(raw, target, params)
+    tuned = tuned_config(raw, target, params, policy)
     for t in tuned.get("targets", []):  # keep trace paths valid from the new file's folder
         if (section := t.get("backtest")) and section.get("trace"):
             section["trace"] = os.path.relpath((config_path.parent / section["trace"]).resolve(),
@@ -92,5 +92,5 @@ def tune_command(
         history = f"history: {trace}" if trace else f"history: {prometheus}, the last {since}"
         reporting.write_tune_report(report_dir, result, goal, [f"config: {config}, target {chosen.name}; {history}"])
     if out is not None:
-        _write_tuned(config, chosen.name, result.params, out)
+        _write_tuned(config, chosen.name, result.policy, result.params, out)
         err.print(f"wrote {out}", highlight=False)

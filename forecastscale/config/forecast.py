@@ -17,6 +17,10 @@ class ForecastSettings(_Model):
 
     model: ModelName = Field(default="holt_winters", description="a forecaster, or auto (chosen per target)")
     quantile: float = Field(default=0.9, gt=0, lt=1, description="upper quantile provisioned for")
+    target_utilisation: float | None = Field(
+        default=None, gt=0, le=1, description="predictive: demand / capacity its forecast and HPA floor are sized "
+        "at, (0, 1]; default: scaling.target_utilisation. Its own knob, so tuning it never moves the reactive HPA",
+    )
     refit_interval_s: float = Field(default=3600, gt=0, description="how often the model is refit")
     step_s: float = Field(default=300, ge=1, description="fit step; coarser trace steps win")
     season_s: float = Field(default=86400, gt=0, description="seasonal period")

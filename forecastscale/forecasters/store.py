@@ -102,8 +102,9 @@ def save(artifact: Artifact, directory: Path) -> Path:
 
 def selection_settings(forecast: ForecastSettings, lead_s: float) -> dict[str, Any]:
     """What a trained choice depends on: every forecast setting (JSON form) and the lead time in seconds
-    (node + pod startup: the horizon selection scored at). ``train`` records it; ``load`` compares it."""
-    return {**forecast.model_dump(mode="json"), "lead_s": float(lead_s)}
+    (node + pod startup: the horizon selection scored at). ``train`` records it; ``load`` compares it. The
+    predictive utilisation is not one: it sizes replicas, it does not change a fit or a choice."""
+    return {**forecast.model_dump(mode="json", exclude={"target_utilisation"}), "lead_s": float(lead_s)}
 
 
 def load(path: Path, *, known_models: tuple[str, ...], target: str,

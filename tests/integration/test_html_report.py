@@ -22,7 +22,7 @@ import pytest
 from typer.testing import CliRunner
 
 from forecastscale.cli import app
-from tests.conftest import DATA
+from tests.conftest import small_elb_config
 
 CHROMIUM = shutil.which("chromium")
 pytestmark = pytest.mark.skipif(
@@ -79,13 +79,7 @@ def assert_plots_shown(images: list[dict[str, Any]], pngs: list[Path]) -> None:
 @pytest.fixture(scope="module")
 def small(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The bundled ELB config on 3 days of its trace (the first 2 days warm up; 1 is scored)."""
-    folder = tmp_path_factory.mktemp("html")
-    lines = (DATA / "elb_request_count_8c0756.csv").read_text(encoding="utf-8").splitlines()
-    (folder / "elb3d.csv").write_text("\n".join(lines[: 1 + 3 * 288]) + "\n", encoding="utf-8")
-    config = (DATA / "elb_request_count.yaml").read_text(encoding="utf-8")
-    config = config.replace("trace: elb_request_count_8c0756.csv", "trace: elb3d.csv")
-    (folder / "small.yaml").write_text(config + "  warmup_s: 172800\n", encoding="utf-8")
-    return folder
+    return small_elb_config(tmp_path_factory.mktemp("html"), "  warmup_s: 172800\n")
 
 
 def test_the_backtest_page_shows_the_numbers_the_verdict_and_the_plot(small: Path, tmp_path: Path) -> None:

@@ -194,3 +194,15 @@ def test_openmetrics_round_trips_through_promtool_and_prometheus(
             assert counted[labels] == baseline["scored_steps"]
             assert value == pytest.approx(run_scores[policy]["underprovisioned_pct"] / 100 * baseline["scored_steps"])
     assert scores["reactive"]["underprovisioned_pct"] > 0
+
+
+def test_a_replay_shorter_than_two_seasons_says_predictive_ran_as_reactive(
+        elb_prometheus: ElbPrometheus, tmp_path: Path) -> None:
+    """Issue 16: a silent fallback is said in the table and on stderr, not only in the JSON."""
+    p = elb_prometheus
+    until = (p.trace.start + timedelta(days=LAST_DAY, seconds=p.shift_s)).isoformat()
+    result = CliRunner().invoke(app, ["replay", "--config", str(_config(tmp_path / "c.yaml")), "--prometheus", p.url,
+                                      "--since", "1d", "--until", until, "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert "ran as reactive" in result.stdout  # the verdict under the table
+    assert "warning:" in result.stderr and "scaled as reactive" in result.stderr and "24 h" in result.stderr

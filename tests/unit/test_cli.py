@@ -15,7 +15,7 @@ from forecastscale.backtest.scores import SCORE_NAMES
 from forecastscale.backtest.sweep import REACTIVE_UTILISATIONS
 from forecastscale.cli import app
 from forecastscale.config import load_config
-from tests.conftest import DATA, REPO
+from tests.conftest import REPO, small_elb_config, small_shared_config
 
 runner = CliRunner()
 
@@ -23,13 +23,7 @@ runner = CliRunner()
 @pytest.fixture(scope="module")
 def small_setup(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A config whose trace is the first 3 days of the bundled ELB trace."""
-    folder = tmp_path_factory.mktemp("cli")
-    lines = (DATA / "elb_request_count_8c0756.csv").read_text(encoding="utf-8").splitlines()
-    (folder / "elb3d.csv").write_text("\n".join(lines[: 1 + 3 * 288]) + "\n", encoding="utf-8")
-    config = (DATA / "elb_request_count.yaml").read_text(encoding="utf-8")
-    config = config.replace("trace: elb_request_count_8c0756.csv", "trace: elb3d.csv")
-    (folder / "small.yaml").write_text(config, encoding="utf-8")
-    return folder
+    return small_elb_config(tmp_path_factory.mktemp("cli"))
 
 
 def test_backtest_writes_json_with_exactly_the_score_names(small_setup: Path) -> None:
@@ -163,14 +157,7 @@ def test_tune_failures(small_setup: Path, args: list[str], code: int, message: s
 @pytest.fixture(scope="module")
 def shared_setup(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The shared-pool scenario on the first 3 days of both of its traces."""
-    folder = tmp_path_factory.mktemp("shared")
-    config = (DATA / "scenarios" / "shared_pool.yaml").read_text(encoding="utf-8")
-    for name in ("elb_request_count_8c0756.csv", "Twitter_volume_GOOG.csv"):
-        lines = (DATA / name).read_text(encoding="utf-8").splitlines()
-        (folder / name).write_text("\n".join(lines[: 1 + 3 * 288]) + "\n", encoding="utf-8")
-        config = config.replace(f"trace: ../{name}", f"trace: {name}")
-    (folder / "shared.yaml").write_text(config, encoding="utf-8")
-    return folder
+    return small_shared_config(tmp_path_factory.mktemp("shared"), 3)
 
 
 def test_shared_pool_prints_caps_and_writes_json(shared_setup: Path) -> None:

@@ -17,7 +17,7 @@ from forecastscale.backtest.frontier_report import SweepResult, plot_frontiers
 from forecastscale.backtest.scores import Scores
 from forecastscale.backtest.sweep import Point
 from forecastscale.cli import app
-from tests.conftest import DATA
+from tests.conftest import DATA, small_shared_config
 
 runner = CliRunner()
 ODD = "a<b>&'c\".csv"  # a trace name that is HTML if not escaped
@@ -81,12 +81,7 @@ def test_tune_report(small: Path) -> None:
 
 
 def test_shared_pool_report(tmp_path: Path) -> None:
-    config = (DATA / "scenarios" / "shared_pool.yaml").read_text(encoding="utf-8")
-    for name in ("elb_request_count_8c0756.csv", "Twitter_volume_GOOG.csv"):
-        lines = (DATA / name).read_text(encoding="utf-8").splitlines()
-        (tmp_path / name).write_text("\n".join(lines[: 1 + 2 * 288]) + "\n", encoding="utf-8")
-        config = config.replace(f"trace: ../{name}", f"trace: {name}")
-    (tmp_path / "shared.yaml").write_text(config, encoding="utf-8")
+    small_shared_config(tmp_path, 2)
     result = runner.invoke(app, ["backtest", "--shared-pool", "--config", str(tmp_path / "shared.yaml"),
                                  "--policy", "reactive,oracle", "--report", str(tmp_path / "r"), "--quiet"])
     assert result.exit_code == 0, result.output

@@ -7,9 +7,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from forecastscale.backtest.runner import Scenario, build_scenario
+from forecastscale.backtest.runner import Scenario, build_scenario, with_slo
 from forecastscale.backtest.scores import Scores
-from forecastscale.backtest.sweep import Point, gpu_hours_at, grid, matched_slo, pareto, sweep, with_params
+from forecastscale.backtest.sweep import Point, gpu_hours_at, grid, matched_slo, pareto, run_point, sweep, with_params
 from forecastscale.backtest.tune import NoSettingMeetsSlo, parse_slo, split, tune, tuned_config
 from forecastscale.config import load_config
 from forecastscale.errors import ConfigError
@@ -60,11 +60,14 @@ def test_grids_and_params() -> None:
     with pytest.raises(ValueError, match="no sweep grid"):
         grid("oracle")
     cfg = load_config(DATA / "elb_request_count.yaml")
-    t = with_params(cfg.targets[0], {"target_utilisation": 0.9, "quantile": 0.99})
-    assert (t.scaling.target_utilisation, t.forecast.quantile) == (0.9, 0.99)
-    # Each knob is set inside its section; the rest of the section is kept.
-    assert t.scaling.model_copy(update={"target_utilisation": 0.7}) == cfg.targets[0].scaling
-    assert t.forecast.model_copy(update={"quantile": 0.9}) == cfg.targets[0].forecast
+    t = with_params(cfg.targets[0], {"target_utilisation": 0.9, "quantile": 0.99}, "predictive")
+    assert (t.forecast.target_utilisation, t.forecast.quantile) == (0.9, 0.99)
+    # Each knob is set inside its section; the rest of the section is kept, and predictive's utilisation is its
+    # own: the reactive HPA's scaling.target_utilisation does not move.
+    assert t.scaling == cfg.targets[0].scaling
+    assert t.forecast.model_copy(update={"quantile": 0.9, "target_utilisation": None}) == cfg.targets[0].forecast
+    r = with_params(cfg.targets[0], {"target_utilisation": 0.2}, "reactive")
+    assert (r.scaling.target_utilisation, r.forecast) == (0.2, cfg.targets[0].forecast)
     with pytest.raises(KeyError):
         with_params(cfg.targets[0], {"colour": 1.0})  # an unknown knob is an error, not a stray attribute
 
@@ -130,10 +133,21 @@ def test_split_rejects_fractions_outside_0_1() -> None:
 def test_tuned_config_writes_the_knobs_into_the_named_target() -> None:
     raw = {"targets": [{"name": "a", "scaling": {"target_utilisation": 0.7}},
                        {"name": "b", "scaling": {"max_replicas": 4}}], "node_pools": []}
-    out = tuned_config(raw, "b", {"target_utilisation": 0.9, "quantile": 0.95})
-    assert out["targets"][1] == {"name": "b", "scaling": {"max_replicas": 4, "target_utilisation": 0.9},
-                                 "forecast": {"quantile": 0.95}}
+    out = tuned_config(raw, "b", {"target_utilisation": 0.9, "quantile": 0.95}, "predictive")
+    assert out["targets"][1] == {"name": "b", "scaling": {"max_replicas": 4},
+                                 "forecast": {"quantile": 0.95, "target_utilisation": 0.9}}
+    reactive = tuned_config(raw, "b", {"target_utilisation": 0.2}, "reactive")
+    assert reactive["targets"][1] == {"name": "b", "scaling": {"max_replicas": 4, "target_utilisation": 0.2}}
     assert out["targets"][0] == raw["targets"][0]  # only the named target is tuned
     assert raw["targets"][1] == {"name": "b", "scaling": {"max_replicas": 4}}  # the input is not modified
     with pytest.raises(ConfigError, match="no target named 'c'"):
         tuned_config(raw, "c", {})
+
+
+def test_tuning_predictive_never_moves_the_reactive_baseline() -> None:
+    """Issue 16: a config written by ``tune --out`` for predictive replays reactive exactly as before."""
+    sc = with_slo(_scenario(3.0), None)  # the knobs, as tune sweeps them (with an SLO the margin sizes)
+    tuned = replace(sc, target=with_params(sc.target, {"target_utilisation": 0.3}, "predictive"))
+    assert run_point(tuned, "reactive", {}).scores == run_point(sc, "reactive", {}).scores
+    looser = run_point(tuned, "predictive", {}).scores.gpu_hours
+    assert looser > run_point(sc, "predictive", {}).scores.gpu_hours  # 30 % utilisation: more GPUs than 70 %
