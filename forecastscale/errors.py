@@ -6,7 +6,9 @@
     ├── PermanentError        report and stop; retrying cannot help
     │   ├── ConfigError       the configuration file is wrong (one line per bad field)
     │   ├── UsageError        a command-line value is wrong (one line: the option and the value)
-    │   └── TraceError        a trace file is not a usable ``timestamp,value`` CSV
+    │   ├── TraceError        a trace file is not a usable ``timestamp,value`` CSV
+    │   ├── LeadTimeError     a lead-time measurement is not a sane time or count (also a ValueError)
+    │   └── PolicyInputError  a pure policy function got inputs no cluster reports (also a ValueError)
     └── TemporaryError        retry later / back off (a source or API was unavailable)
         ├── NotEnoughHistory  a forecaster needs more history; fall back and retry after more data
         └── NotLeader         this replica may not write now (standby, Lease lost or plan not restored)
@@ -42,6 +44,15 @@ class UsageError(PermanentError):
 
 class TraceError(PermanentError):
     """A trace file cannot be read; the message names the file and, where known, the line."""
+
+
+class LeadTimeError(PermanentError, ValueError):
+    """A lead-time measurement or a saved one is not a finite time, a whole bounded count or a sane lead."""
+
+
+class PolicyInputError(PermanentError, ValueError):
+    """A pure policy function was given inputs no cluster can report (a negative node count, a non-finite time,
+    time running backwards); the message names the input and its value."""
 
 
 class NotEnoughHistory(TemporaryError):

@@ -91,6 +91,12 @@ class Observation:
     kv_cache: float | None = None
     # Announced events (webhook) for this target, pre-warmed already; cron schedules come from config.
     events: tuple[Window, ...] = ()
+    # False: ready_replicas is the written count (readiness could not be read), not a measurement.
+    ready_measured: bool = True
+    # Lead times to plan over (seconds) where the target learns them (forecastscale.policy.leadtimes); None: the
+    # config's pod_startup_s and its pool's node_startup_s.
+    pod_lead_s: float | None = None
+    node_lead_s: float | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -103,6 +109,9 @@ class PoolState:
     starting: int = 0
     lost_gpus: int = 0
     read: bool = True
+    # Nodes whose Ready condition is True, as listed (the node lead is timed on it); None: not listed. A backend's
+    # own count (a MachineDeployment's replicas) says Machines exist, not that their nodes are Ready.
+    nodes_ready: int | None = None
 
     @property
     def nodes(self) -> int:
@@ -137,6 +146,7 @@ class Limit(StrEnum):
     BOUND_RANGE = "bound:range"  # current replicas out of [min, max]: moved straight into range
     CAPPED_SHARE = "capped:share"  # a full pool shared out: fewer replicas than wanted
     SPILLED = "spilled"  # some pods placed in a pool other than the target's own
+    STOCKOUT = "stockout"  # own pool stocked out: held at its Ready nodes, the shortfall on an alternative (if any)
 
 
 @dataclass(frozen=True, kw_only=True)

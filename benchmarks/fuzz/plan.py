@@ -30,6 +30,7 @@ from forecastscale.edge import EARLIEST_S
 from forecastscale.policy.base import PolicyHistory
 from forecastscale.policy.behavior import BehaviorHistory
 from forecastscale.policy.event_book import EventBook, book_event
+from forecastscale.policy.leadtimes import MAX_LEAD_S, LeadBook
 from forecastscale.policy.reactive import ReactivePolicy
 from forecastscale.service.plan import parse_plan_text
 from forecastscale.service.plan_codec import MAX_CLOCK_SKEW_S, MAX_REPLICAS, Decoded, decode, encode, merged
@@ -56,7 +57,8 @@ def seeds() -> list[dict[str, Any]]:
                                multiplier=None if floor else 1.5, reason=f"launch {i}")
         book = book.add(book_event(request, NOW - 30))
     book = book.remove(book.events[0].id, NOW - 10)
-    return [encode({"chat": history, "batch": {**history, "last_replicas": None}}, book, NOW - 30, "pod-a", 4),
+    leads = LeadBook().with_samples("pod", "chat", (300.0, 320.0)).with_samples("node", "gpu", (600.0,))
+    return [encode({"chat": history, "batch": {**history, "last_replicas": None}}, book, NOW - 30, "pod-a", 4, leads),
             encode({"chat": history}, EventBook(), NOW - 30, "pod-a", 1)]
 
 
@@ -96,6 +98,9 @@ def _restored_problems(d: Decoded) -> list[str]:
                 and (e.multiplier or 1) <= MAX_MULTIPLIER):
             out.append(f"event {e.id}: {e.to_dict()} restored")
         e.to_view()  # the listing renders it (raises on a date out of range)
+    for (kind, name), leads in (d.leads.samples.items() if d.leads is not None else ()):
+        if not all(isinstance(s, float) and 0 <= s <= MAX_LEAD_S for s in leads):
+            out.append(f"leads.{kind}.{name}: {leads!r} restored")
     return out
 
 

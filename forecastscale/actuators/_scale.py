@@ -52,13 +52,18 @@ class ScaleActuator:
 
     def _round(self, replicas: int, fence: Fence | None, attempt: int) -> ApplyResult:
         """One read-compare-write round; ``attempt`` counts the rounds from 1."""
-        state = self.current()
+        state = self._state_for_write()
         if state.spec_replicas == replicas:
             return ApplyResult(Outcome.UNCHANGED, state.spec_replicas, replicas, attempt, state.resource_version)
         if fence is not None:
             fence()  # after the read, which may have waited: leadership is judged at the last moment
         written = call(self.target, lambda: self._write(replicas, state.resource_version))
         return ApplyResult(Outcome.PATCHED, state.spec_replicas, replicas, attempt, written.resource_version)
+
+    def _state_for_write(self) -> ScaleState:
+        """What a write round reads first: ``spec.replicas`` and the ``resourceVersion`` to write with.
+        :meth:`current` here; a subclass whose ``current()`` reads more than the scale reads only the scale."""
+        return self.current()
 
     def _read(self) -> ScaleState:
         raise NotImplementedError

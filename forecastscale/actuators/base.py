@@ -19,11 +19,16 @@ class ScaleState:
     runs (both in replicas: pods for a Deployment/StatefulSet, machines for a MachineDeployment).
     ``resource_version`` is the opaque ``metadata.resourceVersion`` the state was read at; a
     write made with it fails with a conflict if the object changed in between.
+    ``ready_replicas`` is set only where ``status_replicas`` does not mean ready: a MachineDeployment's
+    ``status.replicas`` counts Machines (made at once, even when the cloud has no capacity), so its
+    actuator adds the machines whose Node is Ready (``status.readyReplicas``). ``None``: read
+    ``status_replicas`` as the ready count.
     """
 
     spec_replicas: int
     status_replicas: int
     resource_version: str
+    ready_replicas: int | None = None
 
 
 class Outcome(StrEnum):

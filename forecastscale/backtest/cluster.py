@@ -7,13 +7,14 @@ that fall between steps (a fault's start, a node's readiness) take effect at the
   scheduler binds pending pods, oldest first, to the first Ready node with room for the pod's GPUs, CPU
   and memory, trying the target's eligible pools in the fleet's order (its own pool, then those its node
   selector, affinity and tolerations allow: :meth:`~forecastscale.policy.placement.Placement.eligible_pools`); pods that
-  fit nowhere stay pending. A bound pod is ready ``pod_startup_s`` after binding.
+  fit nowhere stay pending. A bound pod is ready ``pod_startup_s`` after binding (or a time drawn per pod with
+  ``backtest.startup``, :mod:`~forecastscale.backtest.startup`; nodes alike).
 * **Scale-down** frees GPUs at once, removing pending pods first (newest first), then starting pods (newest
   first), then ready pods (newest first), as a ReplicaSet does.
 * **Nodes** requested at *t* are Ready at *t* + ``node_startup_s``. Fewer nodes asked for: starting nodes
   are cancelled first (newest first), then Ready nodes are removed, least used first, only while their pods
   fit on the pool's other Ready nodes (they are assumed moved there: compaction, as a cluster autoscaler's
-  drain would do); a node whose pods fit nowhere else stays.
+  drain would do); a node whose pods fit nowhere else, or whose pods are still starting, stays.
 * **Health faults** (:class:`Fault`): at its start a fault hits the pool's Ready nodes, oldest first —
   ``nodes`` whole nodes, or ``gpus`` GPUs one per node round robin. Pods beyond a hit node's usable GPUs
   are evicted (newest first) back to pending and bind wherever there is room. The hit GPUs are the pool's
@@ -32,8 +33,10 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from forecastscale.backtest.startup import Startup
 from forecastscale.config import Config, NodePool, Target
 from forecastscale.policy.placement import Placement
+from forecastscale.policy.spill import alternatives
 from forecastscale.types import PoolState
 
 _Res = tuple[int, int, int]  # GPUs, millicores, MiB
@@ -122,13 +125,18 @@ class FleetSimulator:
     """The pods of ``config``'s targets on its node pools; :meth:`apply` each step, then read the views."""
 
     def __init__(self, config: Config, faults: Sequence[Fault] = (), outages: Sequence[Outage] = (),
-                 placement: Placement | None = None) -> None:
+                 placement: Placement | None = None, startup: Startup | None = None) -> None:
+        self.startup = startup or Startup()  # the constants, or per-event draws (backtest.startup)
         self.pools: dict[str, NodePool] = {p.name: p for p in config.node_pools}
         self.targets: dict[str, Target] = {t.name: t for t in config.targets}
         placement = placement or Placement(config)
         self.order = {t.name: placement.eligible_pools(t.name) for t in config.targets}
         self.need = {t.name: _resources(t.workload.gpus_per_pod, t.workload.cpu, t.workload.memory_gib)
                      for t in config.targets}
+        self.owner: dict[str, str] = {}  # an alternative accelerator's Deployment → its target (policy.spill)
+        for name, (alt, owner) in alternatives(config).items():
+            self.targets[name], self.order[name], self.owner[name] = alt, placement.eligible_pools(name), owner.name
+            self.need[name] = _resources(alt.workload.gpus_per_pod, alt.workload.cpu, alt.workload.memory_gib)
         self.nodes: dict[str, list[_Node]] = {p: [] for p in self.pools}
         self.pending: list[_Pod] = []  # creation order
         self.bound: dict[str, list[_Pod]] = {t: [] for t in self.targets}
@@ -201,7 +209,7 @@ class FleetSimulator:
                 continue
             self.pending.remove(pod)
             node.put(pod)
-            pod.ready_at = self.now + (self.targets[pod.target].workload.pod_startup_s if startup else 0.0)
+            pod.ready_at = self.now + (self.startup.pod(self.targets[pod.target], self.now) if startup else 0.0)
             self.bound[pod.target].append(pod)
 
     def _room(self, pod: _Pod) -> _Node | None:
@@ -232,12 +240,18 @@ class FleetSimulator:
         nodes = self.nodes[pool]
         if wanted > len(nodes):
             boot = self._boot_at(pool, t)
-            self._add_nodes(pool, wanted - len(nodes), boot + self.pools[pool].node_startup_s, boot)
+            for _ in range(wanted - len(nodes)):  # one draw per node (the constant without backtest.startup)
+                self._add_nodes(pool, 1, boot + self.startup.node(self.pools[pool], boot), boot)
         starting = sorted((n for n in nodes if n.ready_at > t), key=lambda n: -n.seq)
         ready = sorted((n for n in nodes if n.ready_at <= t), key=lambda n: (n.used[0], -n.seq))
         for node in starting + ready:
-            if len(nodes) > wanted and (node.ready_at > t or self._drain(pool, node)):
+            # A node whose pods are still starting stays: moving them would start them over.
+            if len(nodes) > wanted and (node.ready_at > t or (self._settled(node) and self._drain(pool, node))):
                 nodes.remove(node)
+
+    def _settled(self, node: _Node) -> bool:
+        """Whether every pod on ``node`` is Ready (none starting)."""
+        return all(p.ready_at <= self.now for p in node.pods)
 
     def _drain(self, pool: str, node: _Node) -> bool:
         """Move ``node``'s pods onto the pool's other Ready nodes, first fit; False (nothing moved) if some do not
@@ -287,15 +301,17 @@ class FleetSimulator:
         return PodCounts(ready + starting + pending, ready, starting, pending)
 
     def ready_capacity(self, name: str) -> float:
-        """Demand target ``name`` can serve now: Ready pods × ``capacity_per_replica``."""
-        return self.counts(name).ready * self.targets[name].workload.capacity_per_replica
+        """Demand target ``name`` can serve now: Ready pods × ``capacity_per_replica``, its alternatives' Ready pods
+        (another accelerator) × theirs included."""
+        own = [name, *(k for k, owner in self.owner.items() if owner == name)]
+        return sum(self.counts(k).ready * self.targets[k].workload.capacity_per_replica for k in own)
 
     def pool_state(self, pool: str) -> PoolState:
         """Pool ``pool`` as the fleet reads it: Ready and starting nodes, GPUs lost on them."""
         nodes = self.nodes[pool]
         ready = [n for n in nodes if n.ready_at <= self.now]
         lost = sum(n.lost_gpus() for n in ready)
-        return PoolState(ready=len(ready), starting=len(nodes) - len(ready), lost_gpus=lost)
+        return PoolState(ready=len(ready), starting=len(nodes) - len(ready), lost_gpus=lost, nodes_ready=len(ready))
 
     def node_count(self, pool: str) -> int:
         """Nodes asked for and not removed: Ready, booting, or waiting out a stockout."""
@@ -309,6 +325,7 @@ class FleetSimulator:
         """GPUs held on ``pool`` by each target's bound pods (starting or Ready)."""
         out: dict[str, int] = {}
         for node in self.nodes[pool]:
-            for pod in node.pods:
-                out[pod.target] = out.get(pod.target, 0) + pod.need[0]
+            for pod in node.pods:  # an alternative's pods count for the target they serve
+                owner = self.owner.get(pod.target, pod.target)
+                out[owner] = out.get(owner, 0) + pod.need[0]
         return out

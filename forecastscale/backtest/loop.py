@@ -18,14 +18,16 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from forecastscale.backtest import disruptions
 from forecastscale.backtest.cluster import Fault, FleetSimulator, Outage
 from forecastscale.backtest.scenario import Scenario
+from forecastscale.backtest.startup import Startup
 from forecastscale.config import Config, NodePool, Target
+from forecastscale.policy import leadtimes
 from forecastscale.policy.base import Policy, PolicyHistory
 from forecastscale.policy.event_book import EventBook
 from forecastscale.policy.fleet import FleetDecision, FleetState, PoolMemory, TargetInput, decide_fleet
@@ -61,7 +63,7 @@ def fleet_config(members: Sequence[Scenario]) -> Config:
     targets = [sc.target for sc in members]
     placement = Placement(base)
     usable = {p for t in targets if t.name in placement.order for p in placement.eligible_pools(t.name)}
-    usable |= {base.pool_for(t).name for t in targets}
+    usable |= {base.pool_for(t).name for t in targets} | {a.pool for t in targets for a in t.workload.alternatives}
     return base.model_copy(update={"targets": targets, "node_pools": [p for p in base.node_pools if p.name in usable]})
 
 
@@ -128,7 +130,8 @@ class FleetRun:
 def _start(fs: FleetScenario) -> tuple[FleetSimulator, FleetState]:
     """The cluster at step 0: each target's replicas for its first demand (bounded), placed and packed as the
     fleet would, every node and pod Ready; the fleet remembers those node counts."""
-    cfg, sim = fs.config, FleetSimulator(fs.config, fs.faults, fs.outages, fs.placement)
+    startup = Startup(fs.config.backtest.startup, len(fs.members[0].demand) * fs.step_s)
+    cfg, sim = fs.config, FleetSimulator(fs.config, fs.faults, fs.outages, fs.placement, startup)
     r0 = {sc.target.name: min(max(replicas_for(float(sc.demand[0]), sc.target), sc.target.scaling.min_replicas),
                               sc.target.scaling.max_replicas) for sc in fs.members}
     alloc = fs.placement.allocate(r0)
@@ -174,10 +177,15 @@ def step(fs: FleetScenario, i: int, sim: FleetSimulator, policies: Mapping[str, 
               for sc in fs.members}
     pools = {p.name: sim.pool_state(p.name) for p in fs.config.node_pools}
     fd, state = decide_fleet(fs.placement, policies, inputs, pools, state)
-    sim.apply(now, {n: d.replicas for n, d in fd.targets.items()}, {p: plan.nodes for p, plan in fd.pools.items()})
+    sim.apply(now, {**{n: d.replicas for n, d in fd.targets.items()}, **fd.alternatives},
+              {p: plan.nodes for p, plan in fd.pools.items()})
     for name, inp in inputs.items():  # the change the simulator made, as the live loop records a patch
         histories[name] = fd.histories[name].scaled(now, sim.counts(name).replicas - inp.obs.current_replicas)
-    return fd, state
+    # Lead times are measured from the writes made, as the live loop does: the policy knows only what it measured.
+    book = leadtimes.wrote(state.leads, now, {n: (i.obs.current_replicas, sim.counts(n).replicas)
+                                              for n, i in inputs.items()},
+                           {p: (s.nodes, sim.node_count(p)) for p, s in pools.items()})
+    return fd, replace(state, leads=book)
 
 
 class _Tally:
@@ -234,9 +242,11 @@ def _attribute(cfg: Config, pool: str, sim: FleetSimulator, fd: FleetDecision) -
     if gpus == 0:
         return {}
     weights: Mapping[str, float] = sim.bound_gpus(pool)
-    if not weights:
-        by_name = {t.name: t for t in cfg.targets}
-        weights = {n: k * by_name[n].workload.gpus_per_pod for n, k in fd.pools[pool].placed.items()}
+    if not weights:  # an alternative's planned pods count for the target they serve
+        by_name = sim.targets
+        weights = Counter()
+        for n, k in fd.pools[pool].placed.items():
+            weights[sim.owner.get(n, n)] += k * by_name[n].workload.gpus_per_pod
     if not weights:
         weights = dict.fromkeys(_homed(cfg.targets, cfg, pool) or [t.name for t in cfg.targets], 1.0)
     total = sum(weights.values())

@@ -13,6 +13,7 @@ One module per concern:
   :mod:`.scaling` (with :mod:`.rules`: HPA metrics), :mod:`.forecast` (with :mod:`.guardrail`), :mod:`.queries`,
   :mod:`.scheduling` and :mod:`.events` (cron floors, announced events, burst);
 * :mod:`.pool` — ``node_pools[]``; :mod:`.backtest` — ``backtest:``; :mod:`.service` — ``service:``;
+* :mod:`.leadtimes` — ``workload.lead`` (learned lead times) and ``backtest.startup`` (drawn start-up times);
 * :mod:`.root` — the whole file (:class:`Config`): references between sections, per-target buffer bounds
   (:data:`MAX_HISTORY_STEPS`, :data:`MAX_HORIZON_STEPS`), lead times (:class:`Leads`);
 * :mod:`.messages` — validation errors as lines; :mod:`.migration` — the old flat keys and their new places;
@@ -23,6 +24,7 @@ from forecastscale.config.backtest import BacktestSettings
 from forecastscale.config.events import EventSettings
 from forecastscale.config.forecast import ForecastSettings, ModelName
 from forecastscale.config.guardrail import GuardrailSettings
+from forecastscale.config.leadtimes import LeadSettings, Spread, StartupDraws
 from forecastscale.config.loader import load_config, parse_config
 from forecastscale.config.messages import format_validation_error
 from forecastscale.config.pool import NodePool, ObjectRef
@@ -32,18 +34,20 @@ from forecastscale.config.scaling import Behavior, ScalingPolicy, ScalingRules, 
 from forecastscale.config.scheduling import SchedulingSettings
 from forecastscale.config.service import LeaderElection, ServiceSettings
 from forecastscale.config.slo import SloMetric, SloSettings
-from forecastscale.config.target import Target, TargetBacktest, WorkloadSettings
+from forecastscale.config.target import Alternative, Target, TargetBacktest, WorkloadSettings
 
 __all__ = [
     "MAX_HISTORY_STEPS",
     "MAX_HORIZON_STEPS",
     "TEMPLATE_VARIABLES",
+    "Alternative",
     "BacktestSettings",
     "Behavior",
     "Config",
     "EventSettings",
     "ForecastSettings",
     "GuardrailSettings",
+    "LeadSettings",
     "LeaderElection",
     "Leads",
     "ModelName",
@@ -59,6 +63,8 @@ __all__ = [
     "ServiceSettings",
     "SloMetric",
     "SloSettings",
+    "Spread",
+    "StartupDraws",
     "Target",
     "TargetBacktest",
     "WorkloadSettings",

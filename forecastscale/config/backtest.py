@@ -23,6 +23,7 @@ from pydantic import BeforeValidator, Field, model_validator
 
 from forecastscale.config.base import _Model
 from forecastscale.config.events import MAX_EVENT_S, MAX_FLOOR_REPLICAS, MAX_MULTIPLIER, MAX_REASON_CHARS
+from forecastscale.config.leadtimes import StartupDraws
 from forecastscale.edge import epoch
 
 _EXAMPLE = "e.g. 2015-01-01T00:00:00Z, or seconds after the trace's first row such as 86400"
@@ -130,6 +131,8 @@ class BacktestSettings(_Model):
     events: tuple[BacktestEvent, ...] = Field(default=(), description="announced (webhook) events replayed")
     health_faults: tuple[HealthFault, ...] = Field(default=(), description="GPUs or nodes lost for a while")
     stockouts: tuple[Stockout, ...] = Field(default=(), description="spans when a pool's nodes do not arrive")
+    startup: StartupDraws | None = Field(default=None, description="pod and node start-up times drawn per event "
+                                         "(log-normal p50/p90, seeded, optionally drifting); unset: the constants")
 
     def references(self, targets: list[str], pools: list[str]) -> list[str]:
         """One line per event naming an unknown target and per fault or stockout naming an unknown pool."""

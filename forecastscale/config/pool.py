@@ -39,6 +39,8 @@ class NodePool(_Model):
     labels: dict[str, str] = Field(default_factory=dict, description="node labels, for selectors and affinity")
     taints: tuple[TaintSpec, ...] = ()
     headroom_nodes: int = Field(default=0, ge=0, description="spare nodes kept on top of the bin-packed need")
+    stockout_factor: float = Field(default=3.0, ge=1, description="nodes asked for and none Ready after this × "
+                                   "the pool's node lead (node_startup_s): the pool is stocked out")
     health: HealthSettings = Field(default_factory=HealthSettings)
 
     @model_validator(mode="after")

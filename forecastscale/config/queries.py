@@ -44,8 +44,22 @@ class Queries(_Model):
         return text
 
 
+# Every Deployment's and StatefulSet's Ready pods (kube-state-metrics), one series per workload labelled by kind,
+# namespace and workload: one query a tick for all targets.
+READY_REPLICAS = (
+    'max by (kind, namespace, workload) (label_replace(label_replace(kube_deployment_status_replicas_ready, '
+    '"workload", "$1", "deployment", "(.+)"), "kind", "Deployment", "__name__", ".*")) or '
+    'max by (kind, namespace, workload) (label_replace(label_replace(kube_statefulset_status_replicas_ready, '
+    '"workload", "$1", "statefulset", "(.+)"), "kind", "StatefulSet", "__name__", ".*"))')
+
+
 class ServiceQueries(Queries):
-    """Default templates for targets that set none, and the pools' GPU-health query."""
+    """Default templates for targets that set none, the pools' GPU-health query and the ready-replicas query."""
 
     gpu_health: str | None = Field(default=None, description="instant PromQL, one series per unhealthy GPU labelled "
                                    "by node and gpu (e.g. DCGM_FI_DEV_XID_ERRORS > 0); not a template")
+    ready_replicas: str | None = Field(default=READY_REPLICAS, description="instant PromQL, one series per "
+                                       "workload labelled kind (Deployment/StatefulSet), namespace and workload: "
+                                       "its Ready pods (default: kube-state-metrics); not a template. A target "
+                                       "without a series counts its created pods as ready (said in the log); "
+                                       "null: never asked")

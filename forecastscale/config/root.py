@@ -61,7 +61,22 @@ def _pool_problems(i: int, target: Target, pools: dict[str, NodePool]) -> list[s
     if (gpus := target.workload.gpus_per_pod) > pools[name].gpus_per_node:
         return [f"{where}.workload.gpus_per_pod: {gpus} exceeds gpus_per_node {pools[name].gpus_per_node} "
                 f"of pool {shown(name)}"]
-    return []
+    return _alternative_problems(where, target, name, pools)
+
+
+def _alternative_problems(where: str, target: Target, home: str, pools: dict[str, NodePool]) -> list[str]:
+    """Each of ``target``'s alternatives names another existing pool whose nodes fit its pods."""
+    problems = []
+    for k, alt in enumerate(target.workload.alternatives):
+        field = f"{where}.workload.alternatives[{k}]"
+        if alt.pool == home:
+            problems.append(f"{field}.pool: {shown(alt.pool)} is the target's own pool; name another")
+        elif alt.pool not in pools:
+            problems.append(f"{field}.pool: unknown pool {shown(alt.pool)}; have {shown(list(pools))}")
+        elif alt.gpus_per_pod > pools[alt.pool].gpus_per_node:
+            problems.append(f"{field}.gpus_per_pod: {alt.gpus_per_pod} exceeds gpus_per_node "
+                            f"{pools[alt.pool].gpus_per_node} of pool {shown(alt.pool)}")
+    return problems
 
 
 class Config(_Model):
@@ -99,7 +114,8 @@ class Config(_Model):
         if (steps := math.ceil(forecast.history_s() / tick)) > MAX_HISTORY_STEPS:
             problems.append(f"targets[{i}].forecast: keeps {steps:,} steps of history at service.tick_s {tick} "
                             f"(window_s, plus two seasons for auto); at most {MAX_HISTORY_STEPS:,}")
-        lead = forecast.refit_interval_s + self.leads(target).total_s
+        learning = target.workload.lead.ceiling if target.workload.lead.learn else 1.0  # a learned lead's cap
+        lead = forecast.refit_interval_s + self.leads(target).total_s * learning
         if (ahead := math.ceil(lead / max(forecast.step_s, tick))) > MAX_HORIZON_STEPS:
             problems.append(f"targets[{i}].forecast: forecasts {ahead:,} steps ahead (refit_interval_s + pod "
                             f"and node startup, per fit step); at most {MAX_HORIZON_STEPS:,}")

@@ -25,6 +25,7 @@ from forecastscale.config.base import _Model
 from forecastscale.config.events import EventSettings
 from forecastscale.config.forecast import ForecastSettings
 from forecastscale.config.guardrail import GuardrailSettings
+from forecastscale.config.leadtimes import LeadSettings
 from forecastscale.config.queries import Queries
 from forecastscale.config.scaling import ScalingSettings
 from forecastscale.config.scheduling import SchedulingSettings
@@ -42,10 +43,43 @@ class WorkloadSettings(_Model):
     demand_scale: float = Field(default=1.0, gt=0, description="the demand series (backtest.trace, or queries.demand "
                                 "live) × this = demand in demand_unit")
     pod_startup_s: float = Field(default=180, ge=0, description="seconds from a scale-up decision to a Ready replica")
+    lead: LeadSettings = Field(default_factory=LeadSettings, description="learn the pod and node lead times from "
+                               "what is measured (pod_startup_s and the pool's node_startup_s stay the prior)")
     gpus_per_pod: int = Field(default=1, gt=0, description="GPUs one replica requests")
     cpu: float = Field(default=0.0, ge=0, description="cores requested per pod (node-pool bin-packing)")
     memory_gib: float = Field(default=0.0, ge=0, description="GiB requested per pod (node-pool bin-packing)")
     max_wait_s: float = Field(default=60, ge=0, description="seconds a queued request waits before it is dropped")
+    alternatives: tuple[Alternative, ...] = Field(default=(), description="other accelerators, in order of "
+                                                  "preference, that take the unmet need while the own pool is "
+                                                  "stocked out")
+
+    @model_validator(mode="after")
+    def _alternatives_named(self) -> WorkloadSettings:
+        pools = [a.pool for a in self.alternatives]
+        if dups := sorted({p for p in pools if pools.count(p) > 1}):
+            raise ValueError(f"alternatives: pool {dups[0]!r} listed twice (one alternative per pool)")
+        named = tuple(a if a.name else a.model_copy(update={"name": f"{self.name}-{a.pool}"})
+                      for a in self.alternatives)
+        if self.name in (names := [a.name for a in named]) or len(set(names)) < len(names):
+            raise ValueError(f"alternatives: workload names {names} must differ from each other and from "
+                             f"{self.name!r}")
+        object.__setattr__(self, "alternatives", named)  # frozen model: defaults filled once, at validation
+        return self
+
+
+class Alternative(_Model):
+    """Another accelerator the target's demand may be served on while its own pool is stocked out: its own
+    Deployment or StatefulSet (same kind and namespace; the usual one-per-accelerator pattern, e.g. ``chat-a100``)
+    on node pool ``pool``, with its own pod shape and capacity."""
+
+    pool: str = Field(min_length=1, description="a node pool other than the target's own")
+    capacity_per_replica: float = Field(gt=0, description="demand (in demand_unit) one ready replica there serves")
+    gpus_per_pod: int = Field(default=1, gt=0, description="GPUs one replica there requests")
+    name: str = Field(default="", description="its Deployment/StatefulSet; default: the workload's name-<pool>")
+    cpu: float | None = Field(default=None, ge=0, description="cores per pod; default: the workload's")
+    memory_gib: float | None = Field(default=None, ge=0, description="GiB per pod; default: the workload's")
+    pod_startup_s: float | None = Field(default=None, ge=0, description="seconds to a Ready replica; default: the "
+                                        "workload's")
 
 
 class TargetBacktest(_Model):

@@ -217,6 +217,15 @@ def _target_row() -> list[Any]:
             [Query(f"max by (target, model) (forecastscale_forecast_pinball{{{T}}})", "pinball {{model}}"),
              Query(f"100 * max by (target, model) (forecastscale_forecast_coverage{{{T}}})", "covered % {{model}}"),
              Query(f"max by (target) (forecastscale_guardrail{{{T}}})", "fallen back")]),
+        _timeseries(
+            "Pod lead time: measured and planned — $target",
+            "Seconds from a scale-up's write to the ready replicas reaching it (kube-state-metrics' ready count): "
+            "the median and the quantile planned over (workload.lead.quantile) of the measured leads, and the "
+            "lead the policy plans over now (learned with workload.lead.learn once min_samples exist, else "
+            "workload.pod_startup_s), with the measurements in the rolling window.",
+            [Query(f'max by (target, quantile) (forecastscale_lead_seconds{{{T}, pool=""}})', "q{{quantile}}"),
+             Query(f'max by (target) (forecastscale_lead_samples{{{T}, pool=""}})', "samples")], "s")
+        .line_interpolation(common_m.LineInterpolation.STEP_AFTER),
         _stat("Forecaster in use — $target", "The model the target forecasts with now (auto's choice).",
               [Query(f"max by (target, model) (forecastscale_model_info{{{T}}}) == 1", "{{model}}", instant=True)],
               w=6, text_name=True),
@@ -258,6 +267,23 @@ def _pool_row() -> list[Any]:
              Query(f"max by (pool) (forecastscale_gpus_allocatable{{{P}}})", "allocatable"),
              Query(f"max by (pool) (forecastscale_gpus_excluded{{{P}}}) "
                    f"or 0 * max by (pool) (forecastscale_gpus_allocatable{{{P}}})", "excluded")])
+        .line_interpolation(common_m.LineInterpolation.STEP_AFTER),
+        _timeseries(
+            "Node lead time: measured and planned — $pool",
+            "Seconds from a MachineDeployment write asking for more nodes to the pool's Ready nodes reaching it: the "
+            "median and the quantile planned over of the measured leads, and the node lead planned over now "
+            "(learned, else node_startup_s), with the measurements in the rolling window.",
+            [Query(f'max by (pool, quantile) (forecastscale_lead_seconds{{{P}, target=""}})', "q{{quantile}}"),
+             Query(f'max by (pool) (forecastscale_lead_samples{{{P}, target=""}})', "samples")], "s")
+        .line_interpolation(common_m.LineInterpolation.STEP_AFTER),
+        _timeseries(
+            "Stockout and spill-over — $pool",
+            "1 while the pool is stocked out (nodes asked for and none Ready for stockout_factor × its node lead: "
+            "its request withdrawn), and the replicas alternatives (workload.alternatives) run on the pool.",
+            [Query(f"max by (pool) (forecastscale_pool_stocked_out{{{P}}})", "stocked out"),
+             Query(f"sum by (target, pool) (forecastscale_alternative_replicas{{{P}}}) "
+                  f"or 0 * max by (pool) (forecastscale_pool_stocked_out{{{P}}})", "{{target}} alternative replicas")],
+            w=24, h=6)
         .line_interpolation(common_m.LineInterpolation.STEP_AFTER),
     ]
 

@@ -9,7 +9,9 @@
         ├── Unavailable       5xx / 0   TemporaryError: server or connection failed; back off
         ├── Forbidden         403       PermanentError: RBAC does not allow the verb; fix the Role
         ├── NotFound          404       PermanentError: the object (or its scale subresource) does not exist
-        └── Rejected          other 4xx PermanentError: the request itself is wrong (400, 401, 422, ...)
+        ├── Rejected          other 4xx PermanentError: the request itself is wrong (400, 401, 422, ...)
+        └── Malformed         2xx       PermanentError: answered, but a field breaks its schema (not a
+                                        whole number, negative, absurdly large); never acted on
 
 Every class is also a :class:`~forecastscale.errors.TemporaryError` or a
 :class:`~forecastscale.errors.PermanentError`, so callers that only care about "retry or report"
@@ -69,6 +71,11 @@ class NotFound(KubeApiError, PermanentError):
 
 class Rejected(KubeApiError, PermanentError):
     """Any other 4xx (400 bad request, 401 unauthorised, 422 invalid): sending it again will fail again."""
+
+
+class Malformed(KubeApiError, PermanentError):
+    """The call succeeded but the object read back breaks its schema (``status.readyReplicas: "3"``, ``-1``,
+    ``1e12``): a broken or hostile server or CRD. Nothing is decided on it; asking again returns the same."""
 
 
 # Statuses whose meaning is fixed; everything else is classified by range in error_for_status.

@@ -15,11 +15,15 @@ backtest what the trace and the simulated cluster say at simulated time ``t``. I
    way and bin-packed (GPUs, CPU, memory), plus ``headroom_nodes`` and nodes replacing unusable
    GPUs, within ``[min_nodes, max_nodes]``. Pools whose targets plan no nodes (the reactive HPA)
    are sized as a cluster autoscaler does: up at once for the pods that exist, down only after a
-   node was unneeded for ``scale_down_unneeded_s``. While a target placed on a pool is degraded,
-   the pool is not planned below its last plan (missing data is not low demand).
+   node was unneeded for ``scale_down_unneeded_s``. While pods of a target on a pool are starting, the pool is
+   not planned below its last plan (a node removed could be one they start on); nor while a target placed on
+   it is degraded (missing data is not low demand).
 
 The histories returned carry each tick's recommendation; a scale event is the caller's to record,
-once the change was made (:meth:`~forecastscale.policy.base.PolicyHistory.scaled`).
+once the change was made (:meth:`~forecastscale.policy.base.PolicyHistory.scaled`). Lead times alike: first the
+readiness observed (ready pods, Ready nodes) closes the waits in ``state.leads``, and a target with
+``workload.lead.learn`` plans over what was measured (:mod:`~forecastscale.policy.leadtimes`); the caller records
+its successful writes in the state returned (:func:`~forecastscale.policy.leadtimes.wrote`).
 """
 
 from __future__ import annotations
@@ -28,9 +32,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from forecastscale.config import NodePool, Target
+from forecastscale.policy import leadtimes, overflow
 from forecastscale.policy.base import Policy, PolicyHistory
 from forecastscale.policy.binpack import Packing
 from forecastscale.policy.placement import Allocation, Placement
+from forecastscale.policy.stockout import Supply
 from forecastscale.types import Decision, Limit, Observation, PoolState, Source
 
 
@@ -76,13 +82,17 @@ class PoolMemory:
 
     last_nodes: int | None = None
     unneeded_since: tuple[float, ...] = ()
+    supply: Supply = field(default_factory=Supply)  # nodes outstanding, stocked out (policy.stockout)
 
 
 @dataclass(frozen=True)
 class FleetState:
-    """The fleet's own memory between ticks, by pool name."""
+    """The fleet's own memory between ticks, by pool name, and the lead times measured (by target and pool: the
+    caller records its successful writes in it, :func:`~forecastscale.policy.leadtimes.wrote`)."""
 
     pools: Mapping[str, PoolMemory] = field(default_factory=dict)
+    leads: leadtimes.LeadBook = field(default_factory=leadtimes.LeadBook)
+    spilled: Mapping[str, int] = field(default_factory=dict)  # replicas per alternative key last tick
 
 
 @dataclass(frozen=True)
@@ -97,6 +107,8 @@ class FleetDecision:
     wanted: Mapping[str, int] = field(default_factory=dict)  # replicas each policy asked for, before placement
     capped: Mapping[str, str] = field(default_factory=dict)  # why a target got fewer (the arbitration's numbers)
     errors: Mapping[str, str] = field(default_factory=dict)  # targets whose policy raised: held, with why
+    alternatives: Mapping[str, int] = field(default_factory=dict)  # replicas per alternative key (policy.spill)
+    stocked_out: Mapping[str, float] = field(default_factory=dict)  # stocked-out pools: since when (seconds)
 
 
 def decide_fleet(placement: Placement, policies: Mapping[str, Policy], inputs: Mapping[str, TargetInput],
@@ -105,24 +117,42 @@ def decide_fleet(placement: Placement, policies: Mapping[str, Policy], inputs: M
     ``placement`` is the config's, built once (:class:`~forecastscale.policy.placement.Placement`)."""
     config = placement.config
     targets = [t for t in config.targets if t.name in inputs]
+    book = leadtimes.observe(config, state.leads, {n: i.obs for n, i in inputs.items()}, pools, _t(inputs))
+    inputs = {t.name: replace(inputs[t.name], obs=leadtimes.planned(config, book, inputs[t.name].obs, t))
+              for t in targets}
     errors: dict[str, str] = {}
     own = {t.name: _decide(config.service.fallback_after_ticks, t, policies[t.name], inputs[t.name], errors)
            for t in targets}
     lost = {name: p.lost_gpus for name, p in pools.items()}
-    now = placement.allocate({n: d.replicas for n, (d, _) in own.items()}, lost)
+    supply = overflow.supplies(config.node_pools, pools, {n: m.supply for n, m in state.pools.items()}, _t(inputs))
+    caps = overflow.caps(config, supply, pools)
+    wanted = {n: d.replicas for n, (d, _) in own.items()}
+    now = placement.allocate(wanted, lost, caps)
     decisions = {t.name: _placed(t, config.pool_for(t), own[t.name][0], now) for t in targets}
-    ahead = placement.allocate({n: d.planned for n, d in decisions.items()}, lost)
+    ahead = placement.allocate({n: d.planned for n, d in decisions.items()}, lost, caps)
+    ov = overflow.place(placement, now, ahead, wanted, {n: d.planned for n, d in decisions.items()},
+                        {n: i.obs.ready_replicas for n, i in inputs.items()}, lost, caps, supply, state.spilled)
+    now, ahead = ov.now, ov.ahead
+    decisions = {t.name: overflow.mark(decisions[t.name], config.pool_for(t).name, supply, wanted[t.name],
+                                       now.total(t.name), ov.spilled) for t in targets}
     degraded = {t.name for t in targets if inputs[t.name].missing_ticks > 0}
+    starting = {t.name for t in targets if inputs[t.name].obs.starting_replicas > 0}
     plans, memory = {}, {}
     for pool in config.node_pools:
         plans[pool.name], memory[pool.name] = _size(placement, pool, now, ahead, policies, pools.get(pool.name),
-                                                    state.pools.get(pool.name, PoolMemory()), degraded,
+                                                    state.pools.get(pool.name, PoolMemory()), (degraded, starting),
                                                     _t(inputs))
+        if pool.name in caps:  # stocked out: withdraw what would land late
+            nodes, note = overflow.withdraw(pool, plans[pool.name].nodes, pools.get(pool.name),
+                                            pool.name in ov.probe)
+            plans[pool.name] = replace(plans[pool.name], nodes=nodes, notes=plans[pool.name].notes + note)
+            memory[pool.name] = replace(memory[pool.name], last_nodes=nodes)
+        memory[pool.name] = replace(memory[pool.name], supply=supply[pool.name])
     histories = {n: h for n, (_, h) in own.items()}
     unplaced = {**now.unplaced, **{n: v for n, v in ahead.unplaced.items() if n not in now.unplaced}}
-    wanted = {n: d.replicas for n, (d, _) in own.items()}
-    return (FleetDecision(decisions, histories, plans, unplaced, wanted, dict(now.capped), errors),
-            FleetState(memory))
+    stocked = {n: s.stocked_out_since for n, s in supply.items() if s.stocked_out_since is not None}
+    return (FleetDecision(decisions, histories, plans, unplaced, wanted, dict(now.capped), errors, ov.spilled,
+                          stocked), FleetState(memory, book, ov.spilled))
 
 
 def _t(inputs: Mapping[str, TargetInput]) -> float:
@@ -176,7 +206,8 @@ def _placed(target: Target, home: NodePool, d: Decision, alloc: Allocation) -> D
 
 
 def _size(placement: Placement, pool: NodePool, now: Allocation, ahead: Allocation, policies: Mapping[str, Policy],
-          state: PoolState | None, memory: PoolMemory, degraded: set[str], t: float) -> tuple[PoolPlan, PoolMemory]:
+          state: PoolState | None, memory: PoolMemory, held: tuple[set[str], set[str]],
+          t: float) -> tuple[PoolPlan, PoolMemory]:
     """One pool's plan and memory; see the module docstring (step 3)."""
     pods, placed = now.on(pool.name), ahead.on(pool.name)
     running = placement.pack(pool, pods, headroom=False).nodes[pool.name]
@@ -185,9 +216,12 @@ def _size(placement: Placement, pool: NodePool, now: Allocation, ahead: Allocati
     since: tuple[float, ...] = ()
     lost = state.lost_gpus if state else 0
     replace_gpus = -(-lost // pool.gpus_per_node)
-    if placed and not any(policies[n].plans_nodes for n in placed):  # a cluster-autoscaler pool
+    if placed and not any(policies[n].plans_nodes for n in placed if n in policies):  # a cluster-autoscaler pool
         planned, since = _autoscaler(pool, planned, memory, t)
     nodes = min(planned + replace_gpus, pool.max_nodes)
+    degraded, starting = held
+    if memory.last_nodes is not None and any(n in starting for n in pods):
+        nodes = max(nodes, min(memory.last_nodes, pool.max_nodes))  # no node goes while pods on the pool start
     if memory.last_nodes is not None and any(n in degraded for n in placed):
         nodes = max(nodes, memory.last_nodes)  # missing data is not low demand
     notes = f"; +{replace_gpus} nodes replacing {lost} unusable GPUs" if replace_gpus else ""

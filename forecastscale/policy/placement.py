@@ -31,6 +31,7 @@ from forecastscale.policy.binpack import (
     eligible,
     pack,
 )
+from forecastscale.policy.spill import alternatives
 
 
 def pool_shape(pool: NodePool, headroom: bool = True) -> PoolShape:
@@ -78,6 +79,9 @@ class Placement:
         self.pods = {t.name: pod_shape(t) for t in config.targets}
         self.shapes = {p.name: (pool_shape(p, headroom=False), pool_shape(p)) for p in config.node_pools}
         self.order = {t.name: self._preference(t) for t in config.targets}
+        for name, (alt, _) in alternatives(config).items():  # companions pinned to their pool (policy.spill)
+            self.targets[name], self.pods[name] = alt, pod_shape(alt)
+            self.order[name] = ([alt.scheduling.node_pool or ""], "")
         self._packed: dict[tuple[str, bool, tuple[tuple[str, int], ...]], Packing] = {}  # a memo: counts repeat
 
     def _preference(self, target: Target) -> tuple[list[str], str]:
@@ -91,11 +95,14 @@ class Placement:
         """The pools ``target``'s pods may use, its own first."""
         return self.order[target][0]
 
-    def allocate(self, wanted: Mapping[str, int], lost_gpus: Mapping[str, int] | None = None) -> Allocation:
-        """Place ``wanted`` pods per target name over the pools (see the module docstring)."""
+    def allocate(self, wanted: Mapping[str, int], lost_gpus: Mapping[str, int] | None = None,
+                 caps: Mapping[str, int] | None = None) -> Allocation:
+        """Place ``wanted`` pods per target name over the pools (see the module docstring); ``caps`` GPUs at most
+        on some pools (a stocked-out pool offers only its Ready nodes)."""
         names = [n for n in self.targets if n in wanted]
-        pools = self.config.node_pools
-        free = {p.name: max(0, p.max_nodes * p.gpus_per_node - (lost_gpus or {}).get(p.name, 0)) for p in pools}
+        pools, caps = self.config.node_pools, caps or {}
+        free = {p.name: max(0, min(p.max_nodes * p.gpus_per_node - (lost_gpus or {}).get(p.name, 0),
+                                   caps.get(p.name, 1 << 62))) for p in pools}
         left = {n: max(0, wanted[n]) for n in names}
         floor = {n: min(self.targets[n].scaling.min_replicas, left[n]) for n in names}
         out = Allocation({n: {} for n in names})

@@ -32,6 +32,15 @@ def replicas_for(demand: float, target: Target) -> int:
     return max(0, math.ceil(demand / per_replica - 1e-9))
 
 
+def own_utilisation(target: Target) -> Target:
+    """``target`` sized at the predictive policy's own ``forecast.target_utilisation`` where it is set (else the
+    shared ``scaling.target_utilisation``): each policy's knob apart, so tuning one never moves the other."""
+    own = target.forecast.target_utilisation
+    if own is None:
+        return target
+    return target.model_copy(update={"scaling": target.scaling.model_copy(update={"target_utilisation": own})})
+
+
 def at_full_utilisation(target: Target) -> Target:
     """``target`` sized at 100 %: with an SLO the calibrated margin is the safety, not a utilisation target (the
     HPA floor then serves what arrives now; explicit metric rules keep their own targets)."""
@@ -72,9 +81,11 @@ class PredictivePolicy:
 
     def __init__(self, target: Target, pool: NodePool, data_step_s: float, decision_step_s: float,
                  tape: ForecastTape | None = None, refit_phase_s: float = 0.0) -> None:
+        target = own_utilisation(target)
         self.target, self.lead, self.step_s = target, leads(target, pool), decision_step_s
+        # The configured leads; a learned one arrives with each observation (planned_lead). The guardrail scores
+        # its forecasters one configured pod lead ahead, a horizon that must not move under its rolling scores.
         self.pod_steps = self.lead.steps(self.lead.pod_s, decision_step_s)
-        self.node_steps = self.lead.steps(self.lead.total_s, decision_step_s)
         own = make_tape(target, pool, data_step_s, decision_step_s)
         if tape is not None and not tape.compatible(own):
             raise ValueError("shared forecast tape was built with other fit settings")
@@ -105,9 +116,10 @@ class PredictivePolicy:
         i = obs.history_offset + len(obs.demand_history)
         cal = self._calibrated(obs, history.calibration)
         rec = rules.recommend(obs, self.sizing)
-        need, guard, switch = self._need(obs, i, cal.margin if cal is not None else None, history.guardrail)
+        lead = self.planned_lead(obs)
+        need, guard, switch = self._need(obs, i, cal.margin if cal is not None else None, history.guardrail, lead)
         candidates = {"reactive": rec.replicas}
-        source, wanted, node_replicas, detail = self._combine(need, rec, candidates)
+        source, wanted, node_replicas, detail = self._combine(need, rec, candidates, lead)
         panic, surprise, burst_state = self._burst(obs, i, history.burst)
         if panic is not None:
             candidates["burst"] = panic
@@ -117,7 +129,7 @@ class PredictivePolicy:
                 source, wanted = Source.BURST, panic
         source, wanted, note = with_events(obs, t, source, wanted, candidates)
         # Nodes asked for now are Ready node_startup_s later: they must hold the floor in force then.
-        node_replicas = max(node_replicas, wanted, event_floor(obs, t, wanted, self.lead.node_s)[0])
+        node_replicas = max(node_replicas, wanted, event_floor(obs, t, wanted, lead.node_s)[0])
         lowest = zero.floor(obs, t, need.pod)
         source, wanted, wake = zero.woken(obs, lowest, source, wanted)
         rules_now = self._panic_behavior if panic is not None else t.scaling.behavior
@@ -126,27 +138,43 @@ class PredictivePolicy:
         note += wake + (f"; guardrail {switch}" if switch else "")
         decision = Decision(replicas=norm.replicas, source=source, limits=norm.limits,
                             message=f"{detail}{note} → {norm.replicas}; {ahead_pods} pods planned ahead",
-                            candidates=candidates, forecast=need.ahead(self.lead), pods_ahead=ahead_pods,
+                            candidates=candidates, forecast=need.ahead(lead), pods_ahead=ahead_pods,
                             outlook=self._outlook(i), surprise=surprise, panic=panic is not None,
                             model=self.model(), slo=self._status(cal),
                             guardrail=None if guard is None else guardrail.status(guard, switch))
         return decision, PolicyHistory(norm.history, burst_state, cal, guard)
 
-    def _need(self, obs: Observation, i: int, margin: float | None,
-              state: GuardState | None) -> tuple[_Need, GuardState | None, str | None]:
-        """The demand to provision for: the model's forecast (at ``margin`` with an SLO), or with a guardrail
-        fallen back its stand-in's; the guardrail's next state and this tick's switch."""
+    def planned_lead(self, obs: Observation) -> Leads:
+        """The leads planned over this tick: the learned ones the observation carries, else the config's."""
+        pod = self.lead.pod_s if obs.pod_lead_s is None else obs.pod_lead_s
+        return Leads(pod_s=pod, node_s=self.lead.node_s if obs.node_lead_s is None else obs.node_lead_s)
+
+    def _need(self, obs: Observation, i: int, margin: float | None, state: GuardState | None,
+              lead: Leads) -> tuple[_Need, GuardState | None, str | None]:
+        """The demand to provision for over ``lead``: the model's forecast (at ``margin`` with an SLO), or with a
+        guardrail fallen back its stand-in's; the guardrail's next state and this tick's switch."""
         y, offset, q = obs.demand_history, obs.history_offset, self.target.forecast.quantile
-        pod = self.forecast.window_max(y, i, self.pod_steps, offset, margin)
-        node = 0.0 if pod is None else self.forecast.window_max(y, i, self.node_steps, offset, margin) or 0.0
-        need = _Need(pod, node, Source.FORECAST, f"margin {margin:.2f}" if margin is not None else f"q{q:g}")
+        pod_steps, node_steps = lead.steps(lead.pod_s, self.step_s), lead.steps(lead.total_s, self.step_s)
+        pod = self.forecast.window_max(y, i, pod_steps, offset, margin)
+        node = 0.0 if pod is None else self.forecast.window_max(y, i, node_steps, offset, margin) or 0.0
+        need = self._quieted(_Need(pod, node, Source.FORECAST, f"margin {margin:.2f}" if margin is not None
+                                   else f"q{q:g}"), i, pod_steps, node_steps)
         if self.guardrail is None:
             return need, None, None
         guard, switch = self.guardrail.step(obs, state, self.forecast.value_at(i + self.pod_steps, q))
-        stand = self.guardrail.stand_in(guard.active, y, self.node_steps, margin)
+        stand = self.guardrail.stand_in(guard.active, y, node_steps, margin)
         return (need if stand is None else _Need(*stand[:2], Source.SHADOW, stand[2])), guard, switch
 
-    def _combine(self, need: _Need, rec: rules.RuleResult, candidates: dict[str, int]) -> tuple[Source, int, int, str]:
+    def _quieted(self, need: _Need, i: int, pod_steps: int, node_steps: int) -> _Need:
+        """A sleeper's need with no demand over a lead where its median forecast is quiet (:func:`zero.quiet`)."""
+        if need.pod is None or not zero.may_sleep(self.target):
+            return need
+        pod_quiet = zero.quiet(self.forecast.band_max(i, pod_steps, MEDIAN), self.target)
+        node_quiet = zero.quiet(self.forecast.band_max(i, node_steps, MEDIAN), self.target)
+        return replace(need, pod=0.0 if pod_quiet else need.pod, node=0.0 if node_quiet else need.node)
+
+    def _combine(self, need: _Need, rec: rules.RuleResult, candidates: dict[str, int],
+                 lead: Leads) -> tuple[Source, int, int, str]:
         """``max(forecast, reactive)``: the winner, the replicas, the pods for the node lead and the message;
         reactive alone without a forecast. A sleeper's quiet forecast asks for none (:func:`zero.need`)."""
         t, reactive = self.target, rec.replicas
@@ -159,7 +187,7 @@ class PredictivePolicy:
         wanted = max(forecast, reactive)
         node_replicas = max(replicas_for(zero.need(need.node, t) or 0.0, self.sizing), wanted)
         detail = (f"max({need.source.value} {forecast} [{need.label} demand {need.pod:.3g} over "
-                  f"{self.lead.pod_s:g} s], reactive {reactive}) = {wanted}")
+                  f"{lead.pod_s:g} s], reactive {reactive}) = {wanted}")
         return (need.source if forecast > reactive else first), wanted, node_replicas, detail
 
     def _calibrated(self, obs: Observation, cal: Calibration | None) -> Calibration | None:

@@ -41,14 +41,18 @@ class ForecastTape:
     """
 
     def __init__(self, settings: ForecastSettings, data_step_s: float, decision_step_s: float,
-                 lookahead_s: float, quantiles: tuple[float, ...] = (), keep: int | None = None) -> None:
+                 lookahead_s: float, quantiles: tuple[float, ...] = (), keep: int | None = None,
+                 reach_s: float | None = None) -> None:
         fit_step = max(settings.step_s, data_step_s)
         self.b = max(1, round(fit_step / decision_step_s))
         bucket_s = self.b * decision_step_s
-        self.settings = settings.model_copy(update={"quantile": 0.5})  # the key: all but quantile
+        # The key: the fit settings (the quantile and the utilisation do not change a fit).
+        self.settings = settings.model_copy(update={"quantile": 0.5, "target_utilisation": None})
         self.season = max(2, round(settings.season_s / bucket_s))
         self.window = max(1, round(settings.window_s / bucket_s))
-        self.horizon = math.ceil((settings.refit_interval_s + lookahead_s) / bucket_s) + 2
+        # Paths reach reach_s (a learned lead may grow up to it) past the last refit, lookahead_s by default.
+        reach = max(lookahead_s, reach_s or 0.0)
+        self.horizon = math.ceil((settings.refit_interval_s + reach) / bucket_s) + 2
         self.quantiles = tuple(sorted({*quantiles, settings.quantile}))
         self.keep = keep  # fits remembered: all (a backtest shares them), or the last few (live)
         self._fits: dict[int, Fit | str] = {}
@@ -162,6 +166,13 @@ class RollingForecast:
             path = median + margin * (path - median)
         return float(np.max(path))
 
+    def band_max(self, i: int, ahead_steps: int, quantile: float) -> float | None:
+        """Highest ``quantile`` forecast over absolute steps ``[i, i + ahead_steps]`` of the fit
+        :meth:`window_max` last made (call that first); None where unfit or that quantile is not on the tape."""
+        if self.fit is None or quantile not in self.fit.paths:
+            return None
+        return float(np.max(self.fit.paths[quantile][self._index(i): self._index(i + ahead_steps) + 1]))
+
     def _index(self, step: int) -> int:
         """Index into the current fit's paths of absolute decision step ``step`` (clipped to the path)."""
         assert self.fit is not None
@@ -177,8 +188,17 @@ class RollingForecast:
 
 def make_tape(target: Target, pool: NodePool, data_step_s: float, decision_step_s: float,
               quantiles: tuple[float, ...] = (), keep: int | None = None) -> ForecastTape:
-    """The tape a predictive policy for ``target`` on ``pool`` fits with (the median too with an SLO: its margin is
-    counted from it)."""
+    """The tape a predictive policy for ``target`` on ``pool`` fits with."""
     lookahead = leads(target, pool).total_s
-    quantiles = (*quantiles, MEDIAN) if target.slo is not None else quantiles
-    return ForecastTape(target.forecast, data_step_s, decision_step_s, lookahead, quantiles, keep)
+    # The median too with an SLO (its margin is counted from it) or scale to zero (it says whether demand is likely).
+    needs_median = target.slo is not None or target.scaling.min_replicas == 0
+    quantiles = (*quantiles, MEDIAN) if needs_median else quantiles
+    return ForecastTape(target.forecast, data_step_s, decision_step_s, lookahead, quantiles, keep,
+                        reach_s=reach_s(target, lookahead))
+
+
+def reach_s(target: Target, lookahead_s: float) -> float:
+    """How far past a fit ``target`` may look (seconds): its lead times, × ``workload.lead.ceiling`` where it
+    learns them (a learned lead is capped there)."""
+    lead = target.workload.lead
+    return lookahead_s * lead.ceiling if lead.learn else lookahead_s

@@ -4,9 +4,12 @@ With ``scaling.min_replicas: 0`` (any other minimum leaves every rule here inert
 
 * **To zero** only once the target is *idle* — demand 0 over the last ``scaling.idle_s`` (KEDA's
   ``cooldownPeriod``) and no request waiting — and, for the predictive policy, the forecast over the pod lead
-  is *quiet*: below ``scaling.wake_fraction`` of one replica's ``capacity_per_replica`` (a model's upper
-  quantile is seldom exactly 0, and any positive demand would round up to a whole replica). Until then the
-  floor is one replica. The HPA's own stabilisation window still applies on the way down.
+  is *quiet*: its median below ``scaling.wake_fraction`` of one replica's ``capacity_per_replica`` (a
+  model's median is seldom exactly 0, and any positive demand would round up to a whole replica). The median,
+  not the upper quantile: on a sparse series the upper band of any fitted model stays above a replica's
+  worth all night (measured on benchmarks/scale_to_zero.py: with the upper quantile the target never slept);
+  the median says whether demand is likely at all, the upper quantile then sizes it. Until then the floor is
+  one replica. The HPA's own stabilisation window still applies on the way down.
 * **Back at once** when demand or the queue is above 0 (KEDA's activation): the floor is one replica again,
   and from 0 that first replica bypasses the scale-up rate policies (a ``Percent`` policy cannot grow 0).
 * **Back ahead of forecast demand**: a forecast over the pod lead that is not quiet keeps or brings a replica
@@ -42,6 +45,13 @@ def idle(obs: Observation, target: Target) -> bool:
     steps = max(1, math.ceil(target.scaling.idle_s / obs.step_s - 1e-9))
     recent = obs.demand_history[-steps:]
     return len(recent) == steps and not bool(np.any(recent > 0)) and not (obs.queue or 0.0) > 0
+
+
+def quiet(likely: float | None, target: Target) -> bool:
+    """Whether the median forecast peak ``likely`` (demand units/s; None: unknown) says no demand for a target
+    that may sleep."""
+    return may_sleep(target) and likely is not None and likely < target.scaling.wake_fraction * \
+        target.workload.capacity_per_replica
 
 
 def need(demand: float | None, target: Target) -> float | None:

@@ -27,7 +27,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
 from forecastscale.actuators.base import Actuator, Outcome, ScaleState
@@ -35,16 +35,19 @@ from forecastscale.config import Config
 from forecastscale.edge import shown
 from forecastscale.errors import ForecastscaleError, NotLeader, TemporaryError
 from forecastscale.kube.errors import KubeApiError
+from forecastscale.policy import leadtimes
 from forecastscale.policy.fleet import FleetDecision, FleetState, TargetInput, decide_fleet
 from forecastscale.policy.placement import Placement
 from forecastscale.service.events_api import EventStore
 from forecastscale.service.exports import export_capacity, log_outcome
 from forecastscale.service.health import HealthWatch
 from forecastscale.service.leader import Elector
+from forecastscale.service.leads import ReadyReader, export_leads, restored, writes
 from forecastscale.service.metrics import ServiceMetrics, error_kind
 from forecastscale.service.models import seed_models
 from forecastscale.service.persistence import PlanKeeper, PlanSink
 from forecastscale.service.pools import PoolOutcome, PoolView, TargetOutcome, read_pools, size_pools
+from forecastscale.service.spill import apply_alternatives, report_stockouts, seed_spilled
 from forecastscale.service.target import Sampled, TargetRunner
 from forecastscale.sources.prometheus import PrometheusSource
 from forecastscale.types import Decision, PoolState, Source, Window
@@ -110,8 +113,11 @@ class Service:
         if config.service.models_dir is not None:
             seed_models(self.runners, config.service.models_dir, metrics)
         self.pool_actuators = dict(pool_actuators or {})
+        self.actuators = dict(actuators)  # the targets' and their alternatives' (policy.spill keys) workloads
         self.keeper = PlanKeeper(None if dry_run else plan, metrics, leading=lambda: self.leader, clock=clock,
-                                 identity=identity, term=lambda: self.elector.term if self.elector else None)
+                                 identity=identity, term=lambda: self.elector.term if self.elector else None,
+                                 leads=lambda: self.fleet.leads, restore_leads=self._restore_leads)
+        self.ready = ReadyReader(config, source, metrics)  # every target's Ready pods, one query a tick
         # Announced events (POST /v1/events): written to the plan before they are acknowledged.
         self.events = EventStore(self.keeper.save_events)
         self._pool = ThreadPoolExecutor(config.service.fetch_concurrency, thread_name_prefix="tick")
@@ -188,10 +194,13 @@ class Service:
         if self.health is not None:
             self.health.read(now)
         self._reachable.clear()
+        self.ready.read(now)
         reads = list(self._pool.map(lambda r: self._contained(r.target.name, lambda: self._read(r, now)),
                                     self.runners))
         self.prometheus_ok = any(self._reachable)
         ok = [x for x in reads if isinstance(x, _Read)]
+        self.fleet = seed_spilled(self.config, self.fleet, self.actuators)
+        before = self.fleet
         fleet, self.fleet = decide_fleet(self.placement, {x.name: x.runner.policy for x in ok},
                                          {x.name: x.input for x in ok}, self._pool_states(views), self.fleet)
         acted = list(self._pool.map(lambda x: self._contained(x.name, lambda: self._act(x, fleet, now, may_patch)),
@@ -202,19 +211,29 @@ class Service:
                 self.decided_tick[o.target] = self.ticks
         pool_outcomes = size_pools(self.config, fleet, self.pool_actuators, views, may_patch, self.metrics,
                                    self.keeper.fence)
+        report_stockouts(self.config, before, fleet, self.metrics)
+        apply_alternatives(self.config, fleet, self.actuators, may_patch, self.metrics, self.keeper.fence)
+        pods, nodes = writes(self.config, outcomes, pool_outcomes)  # lead times count from the writes made
+        self.fleet = replace(self.fleet, leads=leadtimes.wrote(self.fleet.leads, now, pods, nodes))
+        export_leads(self.metrics, self.config, self.fleet.leads)
         if may_patch:
             self.keeper.save(self.runners, self.events)
         return TickReport(now, leader, outcomes, pool_outcomes)
 
+    def _restore_leads(self, saved: leadtimes.LeadBook) -> None:
+        """The plan's lead times, where this replica measured none itself."""
+        self.fleet = replace(self.fleet, leads=restored(self.fleet.leads, saved))
+
     def _pool_states(self, views: Mapping[str, PoolView]) -> dict[str, PoolState]:
         """Each pool as the fleet decision sees it: nodes as read (MachineDeployment pools), unusable GPUs."""
         lost = self.health.lost() if self.health else {}
+        listed = self.health.ready_nodes if self.health else {}  # Ready nodes: what a node lead is timed on
         out = {}
         for pool in self.config.node_pools:
             view = views.get(pool.name) if pool.machine_deployment is not None else None
             out[pool.name] = PoolState(ready=view.ready if view else 0, starting=view.starting if view else 0,
                                        lost_gpus=lost.get(pool.name, 0), read=pool.name in views or
-                                       pool.name not in self.pool_actuators)
+                                       pool.name not in self.pool_actuators, nodes_ready=listed.get(pool.name))
         return out
 
     def _contained(self, name: str, step: Callable[[], T]) -> T | TargetOutcome:
@@ -243,10 +262,11 @@ class Service:
             return self._failed(name, exc, sampled.demand)
         self.metrics.current.labels(name).set(scale.spec_replicas)
         self.metrics.degraded.labels(name).set(0 if sampled.demand is not None else 1)
-        export_capacity(self.metrics, r.target, scale, sampled.demand, self.config.service.tick_s)
+        ready = self.ready.of(r.target)
+        export_capacity(self.metrics, r.target, scale, sampled.demand, self.config.service.tick_s, ready)
         events = self._events_for(r, now)
         r.export_events(now, events)
-        return _Read(r, scale, sampled, side, r.input(now, scale, sampled, events, side))
+        return _Read(r, scale, sampled, side, r.input(now, scale, sampled, events, side, ready))
 
     def _sample(self, r: TargetRunner, now: float) -> Sampled:
         try:

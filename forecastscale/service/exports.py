@@ -16,11 +16,13 @@ decisions_log = logging.getLogger("forecastscale.decisions")
 
 
 def export_capacity(metrics: ServiceMetrics, target: Target, scale: ScaleState, demand: float | None,
-                    tick_s: float) -> None:
+                    tick_s: float, ready: int | None = None) -> None:
     """Ready capacity (ready replicas × capacity_per_replica, demand units/s) and whether demand is above it;
-    under-provisioned seconds grow by ``tick_s`` per tick above it."""
+    under-provisioned seconds grow by ``tick_s`` per tick above it. ``ready``: the Ready pods as read (None: the
+    pods that exist count as ready)."""
     name = target.name
-    capacity = min(scale.status_replicas, scale.spec_replicas) * target.workload.capacity_per_replica
+    ready = min(scale.status_replicas, scale.spec_replicas) if ready is None else min(ready, scale.spec_replicas)
+    capacity = ready * target.workload.capacity_per_replica
     metrics.ready_capacity.labels(name).set(capacity)
     under = metrics.under_s.labels(name)  # the series exists from the first tick, at 0
     if demand is None:

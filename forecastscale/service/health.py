@@ -35,6 +35,7 @@ class HealthWatch:
         self.pools = [p for p in config.node_pools if p.health.enabled]
         self.memory = {p.name: HealthMemory() for p in self.pools}
         self.capacity: dict[str, Capacity] = {}
+        self.ready_nodes: dict[str, int] = {}  # per watched pool: its nodes with the Ready condition, as last listed
 
     def read(self, now: float) -> None:
         """One round over the watched pools; errors are logged and counted, the last capacity kept."""
@@ -52,7 +53,9 @@ class HealthWatch:
             except ForecastscaleError as exc:
                 self.metrics.errors.labels(error_kind(exc)).inc()
                 log.error("node pool %s: cannot list nodes, keeping the last health: %s", pool.name, exc)
+                self.ready_nodes.pop(pool.name, None)  # not known this tick: no node lead is timed on it
                 continue
+            self.ready_nodes[pool.name] = sum(1 for n in nodes if n.ready)
             nodes = [self._with_bad(n, bad.get(n.node, frozenset())) for n in nodes]
             h = pool.health
             self.memory[pool.name], cap = update(self.memory[pool.name], nodes, now, fail_threshold=h.fail_threshold,

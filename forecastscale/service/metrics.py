@@ -51,6 +51,17 @@ Names and labels are the contract with the shipped Grafana dashboards:
 ``forecastscale_gpus_used{pool}``                           running pods placed on the pool × ``gpus_per_pod``
 ``forecastscale_gpus_allocatable{pool}``                    current nodes × ``gpus_per_node``
 ``forecastscale_gpu_seconds_total{pool}``                   GPUs used × ``tick_s``, summed every tick
+``forecastscale_pool_stocked_out{pool}``                    1 while the pool is stocked out (nodes asked for, none
+                                                            Ready for ``stockout_factor`` × its node lead), else 0
+``forecastscale_alternative_replicas{target,pool}``         replicas of the target's alternative on ``pool``
+                                                            (``workload.alternatives``): its shortfall while its
+                                                            own pool is stocked out, else 0
+``forecastscale_lead_seconds{target|pool,quantile}``        measured lead times: a target's pod lead (scale-up
+                                                            write → ready count reaching it; ``pool`` empty) or
+                                                            a pool's node lead (``target`` empty), at 0.5 and
+                                                            the quantile planned over; ``quantile="planned"``:
+                                                            the lead planned over now (learned, or the prior)
+``forecastscale_lead_samples{target|pool}``                 lead measurements in the rolling window
 ==========================================================  =============================================
 
 The dashboards in ``deploy/grafana`` are generated from these names by
@@ -141,6 +152,16 @@ class ServiceMetrics:
                                       registry=r)
         self.gpu_seconds = Counter("forecastscale_gpu_seconds", "GPUs used × tick_s, summed every tick.", ["pool"],
                                    registry=r)
+        self.stocked_out = Gauge("forecastscale_pool_stocked_out", "1 while the pool is stocked out (nodes asked "
+                                 "for, none Ready for stockout_factor × its node lead), else 0.", ["pool"], registry=r)
+        self.alternative_replicas = Gauge("forecastscale_alternative_replicas", "Replicas of the target's "
+                                          "alternative accelerator on pool (its shortfall while its own pool is "
+                                          "stocked out).", ["target", "pool"], registry=r)
+        self.lead = Gauge("forecastscale_lead_seconds", "Measured lead time (a target's pods, or a pool's nodes) at "
+                          "a quantile; quantile=planned: the lead planned over now.", ["target", "pool", "quantile"],
+                          registry=r)
+        self.lead_samples = Gauge("forecastscale_lead_samples", "Lead-time measurements in the rolling window.",
+                                  ["target", "pool"], registry=r)
 
 
 def error_kind(exc: BaseException) -> str:

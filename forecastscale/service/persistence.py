@@ -26,6 +26,7 @@ from typing import Any, Protocol
 from forecastscale.errors import ForecastscaleError, NotLeader
 from forecastscale.kube.errors import Conflict
 from forecastscale.policy.event_book import EventBook
+from forecastscale.policy.leadtimes import LeadBook
 from forecastscale.service.events_api import EventStore, NotPersisted
 from forecastscale.service.metrics import ServiceMetrics
 from forecastscale.service.plan import PlanSnapshot
@@ -52,8 +53,11 @@ class PlanKeeper:
 
     def __init__(self, store: PlanSink | None, metrics: ServiceMetrics, *, leading: Callable[[], bool],
                  clock: Callable[[], float], identity: str | None = None,
-                 term: Callable[[], int | None] = lambda: None) -> None:
+                 term: Callable[[], int | None] = lambda: None, leads: Callable[[], LeadBook] | None = None,
+                 restore_leads: Callable[[LeadBook], None] | None = None) -> None:
         self.store, self.metrics = store, metrics
+        # The lead times measured: read for every save, handed over when a plan is restored.
+        self._leads, self._restore_leads = leads, restore_leads
         self._leading, self._clock, self._term, self.identity = leading, clock, term, identity
         self._lock = threading.RLock()  # the tick's save and the events API's writes, one at a time
         self.restored = store is None  # nothing to restore without a store
@@ -98,6 +102,8 @@ class PlanKeeper:
                                         calibration=decoded.calibration.get(r.target.name, r.history.calibration),
                                         guardrail=decoded.guardrail.get(r.target.name, r.history.guardrail))
             events.replace(events.book.merge(decoded.book))
+            if decoded.leads is not None and self._restore_leads is not None:
+                self._restore_leads(decoded.leads)
             self._targets = {name: history_entry(h, decoded.last.get(name), decoded.calibration.get(name),
                                                  decoded.guardrail.get(name))
                              for name, h in decoded.targets.items()}
@@ -150,7 +156,8 @@ class PlanKeeper:
         """One fenced, conditional write; a 409 stops writing until the plan is read and merged again."""
         assert self.store is not None
         self.fence()
-        plan = encode(targets, book, self._clock(), self.identity, self._term())
+        plan = encode(targets, book, self._clock(), self.identity, self._term(),
+                      self._leads() if self._leads is not None else None)
         try:
             self.version = self.store.write(plan, self.version)
         except Conflict:

@@ -3,8 +3,9 @@
 The plan holds each target's behaviour history (past recommendations and scale events, the
 state of the HPA stabilisation windows and rate policies), the last decision, an SLO's calibrated
 margin and a forecast guardrail's scores and state (:mod:`.plan_guardrail`), the events announced over
-``/v1/events`` with the tombstones of deleted ones, and who wrote it (the Lease
-holder and its term). A new leader takes the union with the recommendations it computed itself as
+``/v1/events`` with the tombstones of deleted ones, the lead times measured per target and per pool
+(:mod:`forecastscale.policy.leadtimes`: ``{"pod": {target: [s, …]}, "node": {pool: [s, …]}}``), and who wrote it
+(the Lease holder and its term). A new leader takes the union with the recommendations it computed itself as
 a standby: a recommendation it never saw still counts in its stabilisation window, so a failover
 cannot cause a premature scale-down.
 
@@ -20,11 +21,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from forecastscale.config.leadtimes import MAX_LEAD_SAMPLES
 from forecastscale.edge import epoch, finite, shown, whole
 from forecastscale.policy.behavior import BehaviorHistory
 from forecastscale.policy.calibration import Calibration
 from forecastscale.policy.event_book import MAX_BOOK_ENTRIES, BookedEvent, EventBook, Tombstone
 from forecastscale.policy.guardrail import GuardState
+from forecastscale.policy.leadtimes import KINDS, MAX_LEAD_S, LeadBook
 from forecastscale.service.plan_guardrail import guardrail_entry, guardrail_state
 from forecastscale.service.target import TargetRunner
 
@@ -32,6 +35,7 @@ PLAN_VERSION = 2
 MAX_CLOCK_SKEW_S = 30.0  # replicas' clocks may differ this much (NTP keeps them far closer)
 MAX_PAIRS = 100_000  # per list: far more than any window of ticks keeps
 MAX_REPLICAS = 1_000_000
+MAX_LEAD_NAMES = 10_000  # targets or pools with saved lead times: far more than any config has
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,7 @@ class Decoded:
     term: int | None = None
     problems: list[str] = field(default_factory=list)
     guardrail: dict[str, GuardState] = field(default_factory=dict)  # guarded targets' scores and state, where saved
+    leads: LeadBook | None = None  # the lead times measured, where saved (the known targets' and every pool's)
 
 
 def plan_entry(runner: TargetRunner) -> dict[str, Any]:
@@ -78,10 +83,49 @@ def _calibration(name: str, raw: Any) -> Calibration:
 
 
 def encode(targets: Mapping[str, Mapping[str, Any]], book: EventBook, saved_at: float, holder: str | None,
-           term: int | None) -> dict[str, Any]:
+           term: int | None, leads: LeadBook | None = None) -> dict[str, Any]:
     """The plan as stored."""
-    return {"version": PLAN_VERSION, "saved_at": saved_at, "holder": holder, "term": term,
+    plan = {"version": PLAN_VERSION, "saved_at": saved_at, "holder": holder, "term": term,
             "targets": dict(targets), "events": book_entry(book)}
+    if leads is not None:
+        plan["leads"] = leads_entry(leads)
+    return plan
+
+
+def leads_entry(book: LeadBook) -> dict[str, dict[str, list[float]]]:
+    """The lead times measured as the plan stores them (the open waits are not: a new leader starts its own)."""
+    out: dict[str, dict[str, list[float]]] = {kind: {} for kind in KINDS}
+    for (kind, name), samples in book.samples.items():
+        if samples:
+            out[kind][name] = list(samples)
+    return out
+
+
+def _leads(raw: Any, problems: list[str]) -> LeadBook | None:
+    """The saved lead times, each name's list checked on its own (a bad one is left out and reported)."""
+    if raw is None:
+        return None
+    if not isinstance(raw, Mapping):
+        problems.append(f"leads: must be an object, got {shown(raw)}")
+        return None
+    book = LeadBook()
+    for kind in KINDS:
+        by_name = raw.get(kind, {})
+        if not isinstance(by_name, Mapping):
+            problems.append(f"leads.{kind}: must be an object, got {shown(by_name)}")
+            continue
+        for name, samples in list(by_name.items())[:MAX_LEAD_NAMES]:
+            try:
+                book = book.with_samples(kind, name, _samples(f"leads.{kind}.{name}", samples))
+            except ValueError as exc:
+                problems.append(str(exc))
+    return book
+
+
+def _samples(where: str, raw: Any) -> tuple[float, ...]:
+    if not isinstance(raw, list) or len(raw) > MAX_LEAD_SAMPLES:
+        raise ValueError(f"{where}: must be a list of at most {MAX_LEAD_SAMPLES} lead times, got {shown(raw)}")
+    return tuple(finite(f"{where}[{i}]", v, lo=0, hi=MAX_LEAD_S) for i, v in enumerate(raw))
 
 
 def book_entry(book: EventBook) -> dict[str, Any]:
@@ -135,7 +179,7 @@ def decode(plan: Mapping[str, Any] | None, now_s: float, known: Iterable[str]) -
                 out.calibration.pop(name, None)
                 out.problems.append(str(exc))
     return Decoded(out.targets, out.last, out.calibration, _book(plan.get("events"), out.problems), out.term,
-                   out.problems, out.guardrail)
+                   out.problems, out.guardrail, _leads(plan.get("leads"), out.problems))
 
 
 def _book(raw: Any, problems: list[str]) -> EventBook:

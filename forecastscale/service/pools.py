@@ -14,10 +14,11 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from forecastscale.actuators.base import Actuator, Fence
+from forecastscale.actuators.base import Actuator, Fence, ScaleState
 from forecastscale.config import Config, NodePool
 from forecastscale.errors import ForecastscaleError
 from forecastscale.policy.fleet import FleetDecision, PoolPlan
+from forecastscale.policy.spill import alternatives
 from forecastscale.service.metrics import ServiceMetrics, error_kind
 from forecastscale.types import Decision
 
@@ -71,9 +72,19 @@ def read_pools(actuators: Mapping[str, Actuator], metrics: ServiceMetrics) -> di
             metrics.errors.labels("internal").inc()
             log.exception("node pool %s: unexpected error reading it, contained", name)
             continue
-        views[name] = PoolView(min(state.status_replicas, state.spec_replicas),
-                               max(0, state.spec_replicas - state.status_replicas))
+        views[name] = pool_view(state)
     return views
+
+
+def pool_view(state: ScaleState) -> PoolView:
+    """A pool's nodes from its backend's scale: ``ready`` its Ready nodes (a MachineDeployment's ``readyReplicas``,
+    else ``status.replicas``), at most what is asked for; ``starting`` the rest of ``spec.replicas`` (never < 0).
+
+    A MachineDeployment's ``status.replicas`` counts Machines, made at once even in a stockout; only Ready
+    nodes are ready, so machines waiting for capacity are ``starting`` (what stockout detection watches)."""
+    ready = state.status_replicas if state.ready_replicas is None else state.ready_replicas
+    ready = max(0, min(ready, state.spec_replicas))
+    return PoolView(ready, max(0, state.spec_replicas - ready))
 
 
 def size_pools(config: Config, fleet: FleetDecision, actuators: Mapping[str, Actuator], views: Mapping[str, PoolView],
@@ -110,6 +121,7 @@ def _export_usage(config: Config, fleet: FleetDecision, views: Mapping[str, Pool
     """Per pool: current nodes (as read from a MachineDeployment, else what the running pods occupy),
     GPUs the running pods hold, GPUs the current nodes have, and GPU-seconds (used × tick_s)."""
     gpus = {t.name: t.workload.gpus_per_pod for t in config.targets}
+    gpus |= {key: alt.workload.gpus_per_pod for key, (alt, _) in alternatives(config).items()}
     for pool in config.node_pools:
         plan = fleet.pools[pool.name]
         view = views.get(pool.name) if pool.machine_deployment is not None else None

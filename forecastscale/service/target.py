@@ -144,25 +144,30 @@ class TargetRunner:
 
     # --- decision ---------------------------------------------------------------------------------
     def observation(self, now: float, scale: ScaleState, events: tuple[Window, ...] = (),
-                    side: Mapping[str, float] | None = None) -> Observation:
-        """What the policy may know now: history to the last completed step, the workload as read."""
-        ready = min(scale.status_replicas, scale.spec_replicas)
+                    side: Mapping[str, float] | None = None, ready: int | None = None) -> Observation:
+        """What the policy may know now: history to the last completed step, the workload as read, and its
+        ``ready`` pods as Prometheus says (None: unknown)."""
+        created = min(scale.status_replicas, scale.spec_replicas)
+        # Without a ready count the scale subresource cannot say which pods are Ready: the pods that exist count
+        # as ready (not measured), and pods the controller has not created yet as pending. With one, every pod not
+        # Ready is starting: whether a pod waits for a node is not known here (its wait is in its pod lead).
+        now_ready = created if ready is None else min(ready, scale.spec_replicas)
+        pending = max(0, scale.spec_replicas - created) if ready is None else 0
         offset, history = self.samples.filled()
         return Observation(
             t=now, step_s=self.step, demand_history=history,
-            current_replicas=scale.spec_replicas, ready_replicas=ready, starting_replicas=0,
-            # The scale subresource does not say which pods are Ready; running-but-unready pods
-            # count as ready, and pods the controller has not created yet as pending.
-            pending_replicas=max(0, scale.spec_replicas - ready), history_offset=offset, wall_s=now,
+            current_replicas=scale.spec_replicas, ready_replicas=now_ready,
+            starting_replicas=scale.spec_replicas - now_ready - pending, pending_replicas=pending,
+            history_offset=offset, wall_s=now, ready_measured=ready is not None,
             queue=(side or {}).get("queue"), gpu_utilisation=(side or {}).get("gpu_utilisation"),
             kv_cache=(side or {}).get("kv_cache"), events=events,
         )
 
     def input(self, now: float, scale: ScaleState, sampled: Sampled, events: tuple[Window, ...] = (),
-              side: Mapping[str, float] | None = None) -> TargetInput:
+              side: Mapping[str, float] | None = None, ready: int | None = None) -> TargetInput:
         """This tick's input to the fleet decision; counts the ticks in a row without a usable sample."""
         self.missing_ticks = 0 if sampled.demand is not None else self.missing_ticks + 1
-        return TargetInput(self.observation(now, scale, events, side), self.history, self.missing_ticks,
+        return TargetInput(self.observation(now, scale, events, side, ready), self.history, self.missing_ticks,
                            sampled.problem or "")
 
     def settle(self, now: float, decision: Decision, history: PolicyHistory, change: int) -> None:

@@ -25,6 +25,7 @@ from forecastscale.actuators.dryrun import DryRun
 from forecastscale.actuators.kubernetes import ScaleSubresource
 from forecastscale.config import Config, NodePool, Target
 from forecastscale.errors import ConfigError
+from forecastscale.policy.spill import alternatives
 from forecastscale.service.core import Service
 from forecastscale.service.events_api import PREFIX, TokenFile, make_events_app
 from forecastscale.service.health import HealthWatch
@@ -94,6 +95,7 @@ def build_service(config: Config, *, prometheus_url: str, api: client.ApiClient 
     s = config.service
     source = PrometheusSource(prometheus_url, timeout_s=s.query_timeout_s)
     actuators = {t.name: _workload(api, t, dry_run) for t in config.targets}
+    actuators |= {key: _workload(api, alt, dry_run) for key, (alt, _) in alternatives(config).items()}
     pools = {p.name: a for p in config.node_pools if (a := _nodes(api, p, dry_run)) is not None}
     elector = plan = None
     if api is not None:

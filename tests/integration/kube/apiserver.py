@@ -30,7 +30,12 @@ keeps its ``value`` (at most 1e9, immutable) and ``preemptionPolicy`` (``Preempt
 default, or ``Never``; immutable), and at most one may be ``globalDefault``. The double runs no
 controllers, except that a Deployment *created through the API* gets an instant one:
 ``status.replicas`` (and so the scale's) follows ``spec.replicas``, as if every pod were made at
-once (pending or not). Objects stored with :meth:`ScaleApiDouble.add` keep the status they were given.
+once (pending or not). Objects stored with :meth:`ScaleApiDouble.add` keep the status they were given, except
+a Cluster API MachineDeployment's, which follows Cluster API: its whole object is served on GET too (``kind``
+``MachineDeployment``), a scale write creates or deletes Machines at once (``status.replicas`` = ``spec.replicas``,
+capacity or not), while ``status.readyReplicas`` (machines whose Node is Ready) changes only when a test says nodes
+came (:meth:`ScaleApiDouble.set_ready`, or ``ready_replicas`` of :meth:`ScaleApiDouble.add`), and drops to the new
+``spec.replicas`` on a scale-down; it is omitted when 0, as Cluster API omits it.
 
 Bodies follow the real API server: ``autoscaling/v1`` ``Scale``, ``Lease``, ``ConfigMap``,
 ``Deployment`` and ``PriorityClass`` objects, ``201 Created`` for a create, and ``v1`` ``Status``
@@ -90,6 +95,8 @@ REASONS: dict[int, str] = {
 }
 VERBS = {"GET": "get", "POST": "create", "PUT": "update"}
 SCALE_PATH = re.compile(r"/apis/[^/]+/[^/]+/namespaces/[^/]+/[^/]+/[^/]+/scale")
+# A MachineDeployment itself (GET only; it is scaled through SCALE_PATH): the status fields the scale does not carry.
+MACHINE_DEPLOYMENT_PATH = re.compile(r"/apis/cluster\.x-k8s\.io/[^/]+/namespaces/[^/]+/machinedeployments/[^/]+")
 # Metadata only the server sets; whatever a client sends for these is replaced.
 SERVER_META = ("uid", "resourceVersion", "creationTimestamp", "generation", "managedFields", "selfLink")
 START_TIMEOUT_S = 10.0
@@ -268,6 +275,7 @@ class ScaleApiDouble:
         self.url = ""
         self.emulator["get", SCALE_PATH] << self._get
         self.emulator["put", SCALE_PATH] << self._put
+        self.emulator["get", MACHINE_DEPLOYMENT_PATH] << self._get_machine_deployment
         self._follows: set[tuple[kmock.resource, str | None, str]] = set()  # keys whose status follows spec
         for plural in OBJECTS:
             collection = _collection_path(plural)
@@ -299,17 +307,38 @@ class ScaleApiDouble:
         with _RECORDED_LOCK:
             return list(self.emulator.calls)
 
-    def add(self, plural: str, namespace: str, name: str, *, replicas: int, status_replicas: int | None = None) -> None:
-        """Store an object of ``plural`` (a :data:`RESOURCES` kind) with ``spec.replicas`` and ``status.replicas``."""
+    def add(self, plural: str, namespace: str, name: str, *, replicas: int, status_replicas: int | None = None,
+            ready_replicas: int | None = None) -> None:
+        """Store an object of ``plural`` (a :data:`RESOURCES` kind) with ``spec.replicas`` and ``status.replicas``
+        (default: ``replicas``); a MachineDeployment also with ``status.readyReplicas`` (default: every machine's
+        Node Ready, i.e. ``status.replicas``; omitted when 0)."""
         with self._lock:
             group, version = RESOURCES[plural]
+            status: dict[str, Any] = {"replicas": replicas if status_replicas is None else status_replicas}
+            if plural == "machinedeployments":
+                _set_ready(status, status["replicas"] if ready_replicas is None else ready_replicas)
+            elif ready_replicas is not None:
+                raise ValueError("ready_replicas is kept for machinedeployments only")
             self.emulator.objects[self._key(plural, namespace, name)] = {
                 "apiVersion": f"{group}/{version}", "metadata": {
                     "name": name, "namespace": namespace, "uid": f"uid-{name}",
                     "resourceVersion": self._next_version(), "creationTimestamp": "2024-01-01T00:00:00Z"},
                 "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}}},
-                "status": {"replicas": replicas if status_replicas is None else status_replicas},
+                "status": status,
             }
+
+    def set_ready(self, namespace: str, name: str, ready: int) -> None:
+        """The nodes of ``ready`` machines of MachineDeployment ``name`` are Ready now (a status write: the
+        ``resourceVersion`` moves on). The test decides what a stockout means; ``ready`` is stored as given."""
+        with self._lock:
+            key = self._key("machinedeployments", namespace, name)
+            if not self._exists(key):
+                raise KeyError(f"machinedeployments {namespace}/{name}")
+            stored = self.emulator.objects[key]
+            obj = copy.deepcopy(stored.raw)
+            _set_ready(obj.setdefault("status", {}), ready)
+            obj["metadata"]["resourceVersion"] = self._next_version()
+            stored.create(obj)  # replaces the whole status, so a 0 really drops the field
 
     def add_object(self, plural: str, namespace: str | None, name: str, body: dict[str, Any]) -> dict[str, Any]:
         """Store ``body`` as an :data:`OBJECTS` kind (as if created by someone else); returns the stored copy.
@@ -449,6 +478,14 @@ class ScaleApiDouble:
             _, stored = self._lookup(request)
             return self._scale(stored.raw)
 
+    def _get_machine_deployment(self, request: kmock.Request) -> dict[str, Any]:
+        """The whole MachineDeployment, as Cluster API serves it: ``kind`` set, a 0 ``readyReplicas`` left out."""
+        with self._lock:
+            _, stored = self._lookup(request)
+            obj = copy.deepcopy(stored.raw)
+            obj["kind"] = "MachineDeployment"  # status.readyReplicas is stored as served (no 0: see _set_ready)
+            return obj
+
     def _put(self, request: kmock.Request) -> dict[str, Any]:
         with self._lock:
             call, stored = self._lookup(request)
@@ -475,6 +512,17 @@ class ScaleApiDouble:
             if self._key(call.plural, call.namespace, name) in self._follows:  # the instant controller
                 change["status"] = {"replicas": replicas, "observedGeneration": change["metadata"].get(
                     "generation", generation)}
+            if call.plural == "machinedeployments":  # Cluster API: Machines made (or deleted) at once, capacity or not
+                status = copy.deepcopy(stored.raw.get("status") or {})
+                status["replicas"] = replicas
+                ready = status.get("readyReplicas", 0)
+                if type(ready) is int:  # a hostile value a test stored stays as it is
+                    _set_ready(status, min(ready, replicas))  # unready machines are deleted first
+                obj = copy.deepcopy(stored.raw)
+                obj.update(status=status, spec=obj["spec"] | change["spec"])
+                obj["metadata"].update(change["metadata"])
+                stored.create(obj)  # whole: a readyReplicas dropped to 0 is gone, not merged back
+                return self._scale(stored.raw)
             stored.patch(change)
             return self._scale(stored.raw)
 
@@ -676,6 +724,14 @@ class ScaleApiDouble:
 
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _set_ready(status: dict[str, Any], ready: Any) -> None:
+    """``status.readyReplicas`` = ``ready``, left out when 0 (Cluster API omits it); any other value is kept as
+    given, so a test can serve a hostile one."""
+    status.pop("readyReplicas", None)
+    if type(ready) is not int or ready != 0:
+        status["readyReplicas"] = ready
 
 
 def _extended(resource: str) -> bool:

@@ -11,7 +11,7 @@ from forecastscale.actuators import Actuator, Outcome
 from forecastscale.actuators.capi import MachineDeploymentScale
 from forecastscale.actuators.kubernetes import ScaleSubresource
 from forecastscale.errors import PermanentError, TemporaryError
-from forecastscale.kube.errors import Conflict, Forbidden, NotFound, TooManyRequests, Unavailable
+from forecastscale.kube.errors import Conflict, Forbidden, Malformed, NotFound, TooManyRequests, Unavailable
 from tests.integration.kube.apiserver import Fault, ScaleApiDouble
 from tests.integration.kube.conftest import FakeSleep
 
@@ -164,3 +164,39 @@ def test_machinedeployment_errors_name_the_object(kube: ScaleApiDouble, api_clie
     kube.fail(Fault(403, method="PUT"))
     with pytest.raises(Forbidden, match="MachineDeployment default/absent"):
         actuator.apply(2)
+
+
+def test_machinedeployment_machines_made_but_nodes_not_ready_read_as_not_ready(
+        kube: ScaleApiDouble, api_client: client.ApiClient) -> None:
+    """Cluster API makes the machines at once (the scale's ``status.replicas``); only ``readyReplicas`` says whose
+    Node is Ready, and it is left out of the object while 0."""
+    kube.add("machinedeployments", NS, "gpu-pool", replicas=1)  # one machine, its node Ready
+    actuator = MachineDeploymentScale(api_client, namespace=NS, name="gpu-pool")
+    assert actuator.apply(4).changed
+    assert kube.count("GET", "machinedeployments") - kube.count("GET") == 0  # a write reads the scale only
+    state = actuator.current()
+    assert (state.spec_replicas, state.status_replicas, state.ready_replicas) == (4, 4, 1)
+    path = f"/apis/cluster.x-k8s.io/v1beta1/namespaces/{NS}/machinedeployments/gpu-pool"
+    assert kube.requests[-2:] == [("GET", f"{path}/scale"), ("GET", path)]
+    obj = client.CustomObjectsApi(api_client).get_namespaced_custom_object(
+        "cluster.x-k8s.io", "v1beta1", NS, "machinedeployments", "gpu-pool")
+    assert obj["kind"] == "MachineDeployment" and obj["status"] == {"replicas": 4, "readyReplicas": 1}
+    kube.set_ready(NS, "gpu-pool", 0)
+    assert "readyReplicas" not in kube.stored("machinedeployments", NS, "gpu-pool")["status"]  # omitted, as CAPI
+    assert actuator.current().ready_replicas == 0
+    kube.set_ready(NS, "gpu-pool", 4)
+    assert actuator.apply(2).changed  # a scale-down deletes machines: at most 2 Ready remain
+    assert (actuator.current().status_replicas, actuator.current().ready_replicas) == (2, 2)
+
+
+@pytest.mark.parametrize("ready", ["3", -1, 2.0, True, 10**12, [1]], ids=["string", "negative", "float", "bool",
+                                                                          "huge", "list"])
+def test_machinedeployment_hostile_ready_replicas_is_a_permanent_typed_error(
+        kube: ScaleApiDouble, api_client: client.ApiClient, ready: object) -> None:
+    kube.add("machinedeployments", NS, "gpu-pool", replicas=3)
+    kube.set_ready(NS, "gpu-pool", ready)  # type: ignore[arg-type]  # what a broken server could send
+    actuator = MachineDeploymentScale(api_client, namespace=NS, name="gpu-pool")
+    with pytest.raises(Malformed, match=r"MachineDeployment default/gpu-pool: status\.readyReplicas") as info:
+        actuator.current()
+    assert isinstance(info.value, PermanentError) and info.value.status == 200
+    assert actuator.apply(5).changed  # writes read the scale only: a bad status does not block sizing

@@ -35,7 +35,7 @@ def test_plans_with_hostile_values(data: st.DataObject) -> None:
 
 @settings(max_examples=200, suppress_health_check=SLOW)
 @given(st.sampled_from(SEEDS), st.sampled_from(["recommendations", "events", "last_replicas", "term", "targets",
-                                                "deleted"]),
+                                                "deleted", "leads", "pod", "chat"]),
        st.sampled_from(RAW) | st.floats().map(lambda t: f"[[{t}, 3]]") | st.integers().map(lambda n: f"[[{NOW}, {n}]]"))
 def test_raw_values_no_encoder_would_write(seed: dict[str, Any], key: str, raw: str) -> None:
     check(json.dumps(seed).replace(f'"{key}": ', f'"{key}": {raw}, "_was": ', 1))

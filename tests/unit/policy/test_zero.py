@@ -140,3 +140,17 @@ def test_predictive_wakes_at_once_on_a_queue(make_config: Callable[..., Config])
     d, _ = policy.decide(_obs(y, 0, queue=0.0), PolicyHistory())
     assert d.replicas == 0 and d.pods_ahead == 0  # and with nothing waiting it stays asleep, nodes too
 
+
+
+@pytest.mark.parametrize(("likely", "min_replicas", "quiet"), [
+    (None, 0, False),   # no median on the tape or no fit: not known to be quiet
+    (0.0, 0, True),
+    (0.099, 0, True),   # below wake_fraction (0.1) × capacity_per_replica (1.0)
+    (0.1, 0, False),    # a tenth of a replica's worth is demand
+    (0.0, 1, False),    # a target that may not sleep is never quiet
+], ids=["unknown", "zero", "below", "at-threshold", "no-sleep"])
+def test_quiet_is_judged_on_the_median(make_config: Callable[..., Config], likely: float | None,
+                                       min_replicas: int, quiet: bool) -> None:
+    target = _target(make_config) if min_replicas == 0 else make_config(
+        target={"workload": {"capacity_per_replica": 1.0}, "scaling": {"min_replicas": 1}}).targets[0]
+    assert zero.quiet(likely, target) is quiet
