@@ -94,3 +94,7 @@ def tune_command(
     if out is not None:
         _write_tuned(config, chosen.name, result.policy, result.params, out)
         err.print(f"wrote {out}", highlight=False)
+        if chosen.slo is not None and result.policy != "reactive":  # the knobs would be silently ignored
+            err.print(f"note: {chosen.name} states an slo, so backtest and run calibrate its margin for it; the tuned "
+                      "knobs apply with backtest --slo off, or once the slo section is removed", highlight=False,
+                      soft_wrap=True)

@@ -140,6 +140,7 @@ def test_tune_writes_a_config_that_loads(small_setup: Path, tmp_path: Path) -> N
     trace = tuned.targets[0].backtest.trace
     assert trace is not None and trace.resolve() == (small_setup / "elb3d.csv").resolve()
     assert tuned.targets[0].scaling.target_utilisation in REACTIVE_UTILISATIONS
+    assert "states an slo" not in result.stderr  # reactive's knobs are its own: the slo does not override them
 
 
 @pytest.mark.parametrize(("args", "code", "message"), [
