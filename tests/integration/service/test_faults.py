@@ -23,7 +23,7 @@ from forecastscale.config import parse_config
 from forecastscale.devtools.prometheus import LocalPrometheus, Series, write_openmetrics
 from forecastscale.service.core import Service
 from forecastscale.service.wiring import build_service
-from tests.integration.conftest import HISTORY_END, METRIC, PrometheusServer
+from tests.integration.conftest import HISTORY_END, METRIC, PrometheusServer, running
 from tests.integration.kube.apiserver import Fault, ScaleApiDouble
 from tests.integration.service.helpers import TICK_S, chat_target, service_config
 
@@ -63,13 +63,8 @@ def own_prometheus(tmp_path: Path) -> Iterator[tuple[LocalPrometheus, int]]:
     start = end - 2 * 86400
     series = Series({"target": "chat"}, start, TICK_S, [80.0] * (2 * 86400 // TICK_S + 1))
     write_openmetrics(tmp_path / "h.om", METRIC, [series])
-    server = LocalPrometheus(tmp_path, tmp_path / "h.om", lookback_delta="30s")
-    server.backfill()
-    server.start()
-    try:
+    with running(LocalPrometheus(tmp_path, tmp_path / "h.om", lookback_delta="30s")) as server:
         yield server, end
-    finally:
-        server.stop()
 
 
 def test_prometheus_down_holds_then_falls_back_then_recovers(

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from forecastscale.devtools.prometheus import LocalPrometheus, Series, free_port, write_openmetrics
-from tests.integration.conftest import METRIC
+from tests.integration.conftest import METRIC, running
 from tests.integration.kube.apiserver import ScaleApiDouble
 from tests.integration.service.helpers import chat_target, service_config, write_config
 
@@ -34,13 +34,8 @@ def live_prometheus(tmp_path: Path) -> Iterator[str]:
     """Prometheus holding 40/s for ``chat`` from two hours ago to an hour ahead, minute samples."""
     now = int(time.time()) // 60 * 60  # the wall clock: `forecastscale run` queries at its own now
     write_openmetrics(tmp_path / "h.om", METRIC, [Series({"target": "chat"}, now - 7200, 60, [40.0] * 181)])
-    server = LocalPrometheus(tmp_path, tmp_path / "h.om")  # 5-min look-back: any second finds a sample
-    server.backfill()
-    server.start()
-    try:
+    with running(LocalPrometheus(tmp_path, tmp_path / "h.om")) as server:  # 5-min look-back: any second finds a sample
         yield server.url
-    finally:
-        server.stop()
 
 
 def get(url: str) -> tuple[int, str]:

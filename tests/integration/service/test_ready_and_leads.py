@@ -22,7 +22,7 @@ from forecastscale.policy.base import PolicyHistory
 from forecastscale.policy.reactive import ReactivePolicy
 from forecastscale.service.core import Service
 from forecastscale.types import Observation
-from tests.integration.conftest import HISTORY_END, METRIC
+from tests.integration.conftest import HISTORY_END, METRIC, running
 from tests.integration.kube.apiserver import ScaleApiDouble
 from tests.integration.service.helpers import TICK_S, chat_target, service_config
 from tests.integration.service.test_faults import Clock, build, replicas, sample
@@ -52,13 +52,8 @@ def lagging_prometheus(tmp_path: Path) -> Iterator[str]:
     ready = Series({"namespace": "default", "deployment": "chat"}, start, TICK_S,
                    [_ready_at((start + i * TICK_S - T0) // TICK_S) for i in range(n)])
     write_families(tmp_path / "h.om", [Family(METRIC, [demand]), Family(READY, [ready])])
-    server = LocalPrometheus(tmp_path, tmp_path / "h.om", lookback_delta="30s")
-    server.backfill()
-    server.start()
-    try:
+    with running(LocalPrometheus(tmp_path, tmp_path / "h.om", lookback_delta="30s")) as server:
         yield server.url
-    finally:
-        server.stop()
 
 
 def _service(url: str, api: client.ApiClient, policy: str, clock: Clock, **target: Any) -> Service:
