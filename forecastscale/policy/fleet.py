@@ -124,7 +124,7 @@ def decide_fleet(placement: Placement, policies: Mapping[str, Policy], inputs: M
     own = {t.name: _decide(config.service.fallback_after_ticks, t, policies[t.name], inputs[t.name], errors)
            for t in targets}
     lost = {name: p.lost_gpus for name, p in pools.items()}
-    supply = overflow.supplies(config.node_pools, pools, {n: m.supply for n, m in state.pools.items()}, _t(inputs))
+    supply = overflow.supplies(config, pools, {n: m.supply for n, m in state.pools.items()}, _t(inputs), book)
     caps = overflow.caps(config, supply, pools)
     wanted = {n: d.replicas for n, (d, _) in own.items()}
     now = placement.allocate(wanted, lost, caps)

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
-from forecastscale.config import Config, Leads, LeadSettings, Target
+from forecastscale.config import Config, Leads, LeadSettings, NodePool, Target
 from forecastscale.config.leadtimes import MAX_LEAD_SAMPLES
 from forecastscale.errors import LeadTimeError
 from forecastscale.types import Observation, PoolState
@@ -151,6 +151,15 @@ def observe(config: Config, book: LeadBook, obs: Mapping[str, Observation], pool
         if p.read and p.nodes_ready is not None:
             book = book.observed("node", name, t, p.nodes_ready, window)
     return book
+
+
+def pool_lead_s(config: Config, book: LeadBook, pool: NodePool) -> float:
+    """The node lead (seconds) of ``pool``: measured, as the first target on it that learns its leads plans over
+    it, else the prior ``node_startup_s``."""
+    for target in config.targets:
+        if target.workload.lead.learn and config.pool_for(target).name == pool.name:
+            return _pick(target.workload.lead, book, "node", pool.name, pool.node_startup_s)
+    return pool.node_startup_s
 
 
 def planned(config: Config, book: LeadBook, obs: Observation, target: Target) -> Observation:

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from forecastscale.config import Config, NodePool
-from forecastscale.policy import spill
+from forecastscale.policy import leadtimes, spill
 from forecastscale.policy.placement import Allocation, Placement
 from forecastscale.policy.stockout import Supply, limit_s, watch
 from forecastscale.types import Decision, Limit, PoolState
@@ -38,14 +38,16 @@ class Overflow:
     probe: frozenset[str]
 
 
-def supplies(pools: list[NodePool], states: Mapping[str, PoolState], memory: Mapping[str, Supply],
-             t: float) -> dict[str, Supply]:
-    """Each pool's supply at ``t`` (seconds), from its state as read and its supply last tick."""
+def supplies(config: Config, states: Mapping[str, PoolState], memory: Mapping[str, Supply], t: float,
+             book: leadtimes.LeadBook) -> dict[str, Supply]:
+    """Each pool's supply at ``t`` (seconds), from its state as read and its supply last tick; a wait is judged
+    against the pool's node lead, learned where ``book`` says so."""
     out = {}
-    for pool in pools:
+    for pool in config.node_pools:
         prev, state = memory.get(pool.name, Supply()), states.get(pool.name)
+        limit = limit_s(pool, leadtimes.pool_lead_s(config, book, pool))
         out[pool.name] = prev if state is None or not state.read else watch(prev, state.ready, state.starting, t,
-                                                                            limit_s(pool))
+                                                                            limit)
     return out
 
 

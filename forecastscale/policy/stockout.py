@@ -10,9 +10,10 @@ from what the fleet reads every tick — the pool's Ready nodes and the nodes as
 * **Stocked out** once a wait has lasted ``stockout_factor × node lead`` (:func:`limit_s`); it stays so until
   the pool delivers again, or nothing is outstanding any more.
 
-The node lead is :func:`node_lead_s`: the pool's ``node_startup_s`` for now (the prior). When learned node leads
-exist, that function is the one line to change. Times are seconds on the caller's clock (simulated in a
-backtest); the state (:class:`Supply`) is the caller's, kept in the fleet's memory like the pools' other state.
+The node lead is the pool's learned one where a target on it learns its leads
+(:func:`~forecastscale.policy.leadtimes.pool_lead_s`), else its ``node_startup_s`` (the prior). Times are seconds
+on the caller's clock (simulated in a backtest); the state (:class:`Supply`) is the caller's, kept in the fleet's
+memory like the pools' other state.
 """
 
 from __future__ import annotations
@@ -42,16 +43,10 @@ class Supply:
         return self.stocked_out_since is not None
 
 
-def node_lead_s(pool: NodePool) -> float:
-    """The node lead (seconds) a stockout is measured against: the configured prior ``node_startup_s``.
-
-    The one place to switch to a learned node lead once the fleet keeps one per pool."""
-    return pool.node_startup_s
-
-
-def limit_s(pool: NodePool) -> float:
-    """How long (seconds) a request may go unfulfilled before ``pool`` counts as stocked out."""
-    return pool.stockout_factor * node_lead_s(pool)
+def limit_s(pool: NodePool, lead_s: float | None = None) -> float:
+    """How long (seconds) a request may go unfulfilled before ``pool`` counts as stocked out: ``stockout_factor`` ×
+    its node lead ``lead_s`` (None: the prior ``node_startup_s``)."""
+    return pool.stockout_factor * (pool.node_startup_s if lead_s is None else lead_s)
 
 
 def watch(prev: Supply, ready: int, starting: int, t: float, limit: float) -> Supply:

@@ -23,6 +23,7 @@ from forecastscale.actuators.base import Actuator, Fence
 from forecastscale.config import Config
 from forecastscale.errors import ForecastscaleError
 from forecastscale.policy.fleet import FleetDecision, FleetState
+from forecastscale.policy.leadtimes import pool_lead_s
 from forecastscale.policy.spill import SEPARATOR, alternatives
 from forecastscale.policy.stockout import limit_s
 from forecastscale.service.metrics import ServiceMetrics, error_kind
@@ -65,7 +66,7 @@ def report_stockouts(config: Config, before: FleetState, fleet: FleetDecision, m
         if now and not was:
             log.warning("node pool %s: stocked out — nodes asked for and none Ready for %.0f s (stockout_factor "
                         "%g × node lead); its outstanding request is withdrawn, alternatives take the shortfall",
-                        pool.name, limit_s(pool), pool.stockout_factor)
+                        pool.name, limit_s(pool, pool_lead_s(config, before.leads, pool)), pool.stockout_factor)
         elif was and not now:
             log.info("node pool %s: delivers again (a node became Ready, or nothing is outstanding)", pool.name)
 

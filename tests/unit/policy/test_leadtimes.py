@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from forecastscale.config import Leads, LeadSettings, parse_config
 from forecastscale.errors import LeadTimeError
 from forecastscale.policy.fleet import FleetState, TargetInput, decide_fleet
-from forecastscale.policy.leadtimes import MAX_LEAD_S, LeadBook, learned
+from forecastscale.policy.leadtimes import MAX_LEAD_S, LeadBook, learned, pool_lead_s
 from forecastscale.policy.placement import Placement
 from forecastscale.policy.predictive import PredictivePolicy
 from forecastscale.types import Observation, PoolState
@@ -133,3 +133,16 @@ def test_the_fleet_moves_the_pod_horizon_to_what_it_measured(learn: bool, horizo
 def test_the_quantile_is_numpys_linear_one(leads: list[float], q: float) -> None:
     book = LeadBook().with_samples("pod", "x", tuple(leads))
     assert book.quantile("pod", "x", q) == pytest.approx(float(np.quantile(leads, q)), rel=1e-9, abs=1e-6)
+
+
+@pytest.mark.parametrize(("learn", "samples", "lead"), [
+    (True, (900.0, 900.0, 900.0), 900.0),   # three node leads measured: the pool is judged against them
+    (True, (900.0, 900.0), 420.0),          # fewer than min_samples: the prior
+    (False, (900.0, 900.0, 900.0), 420.0),  # no target on the pool learns: the prior
+], ids=["learned", "too-few", "not-learning"])
+def test_a_pools_node_lead_is_the_learned_one_where_its_targets_learn(learn: bool, samples: tuple[float, ...],
+                                                                    lead: float) -> None:
+    """Stockouts are measured against this lead × ``stockout_factor``."""
+    config = _fleet_config(learn)
+    book = LeadBook().with_samples("node", "a100", samples)
+    assert pool_lead_s(config, book, config.node_pools[0]) == lead

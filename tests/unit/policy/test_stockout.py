@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from forecastscale.config import NodePool
 from forecastscale.errors import PolicyInputError
-from forecastscale.policy.stockout import MAX_NODES, Supply, limit_s, node_lead_s, watch
+from forecastscale.policy.stockout import MAX_NODES, Supply, limit_s, watch
 
 LIMIT = 1800.0  # 3 × 600 s
 
@@ -33,11 +33,13 @@ def test_watch(prev: Supply, ready: int, starting: int, t: float, expected: Supp
     assert watch(prev, ready, starting, t, LIMIT) == expected
 
 
-@pytest.mark.parametrize(("startup", "factor", "limit"), [(600, 3, 1800), (420, 1, 420), (0, 5, 0)],
-                         ids=["default-factor", "factor-one", "instant-nodes"])
-def test_the_limit_is_factor_times_the_node_lead(startup: float, factor: float, limit: float) -> None:
+@pytest.mark.parametrize(("startup", "factor", "learned", "limit"), [
+    (600, 3, None, 1800), (420, 1, None, 420), (0, 5, None, 0), (600, 3, 900.0, 2700)],
+    ids=["default-factor", "factor-one", "instant-nodes", "learned-lead"])
+def test_the_limit_is_factor_times_the_node_lead(startup: float, factor: float, learned: float | None,
+                                                 limit: float) -> None:
     pool = NodePool(name="p", gpus_per_node=8, max_nodes=4, node_startup_s=startup, stockout_factor=factor)
-    assert node_lead_s(pool) == startup and limit_s(pool) == limit
+    assert limit_s(pool, learned) == limit
 
 
 @pytest.mark.parametrize(("ready", "starting", "t", "limit", "prev", "field"), [
