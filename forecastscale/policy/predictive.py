@@ -32,19 +32,23 @@ def replicas_for(demand: float, target: Target) -> int:
     return max(0, math.ceil(demand / per_replica - 1e-9))
 
 
+def sized_at(target: Target, utilisation: float) -> Target:
+    """``target`` with ``scaling.target_utilisation`` (0–1] set to ``utilisation``."""
+    return target.model_copy(update={"scaling": target.scaling.model_copy(
+        update={"target_utilisation": utilisation})})
+
+
 def own_utilisation(target: Target) -> Target:
     """``target`` sized at the predictive policy's own ``forecast.target_utilisation`` where it is set (else the
     shared ``scaling.target_utilisation``): each policy's knob apart, so tuning one never moves the other."""
     own = target.forecast.target_utilisation
-    if own is None:
-        return target
-    return target.model_copy(update={"scaling": target.scaling.model_copy(update={"target_utilisation": own})})
+    return target if own is None else sized_at(target, own)
 
 
 def at_full_utilisation(target: Target) -> Target:
     """``target`` sized at 100 %: with an SLO the calibrated margin is the safety, not a utilisation target (the
     HPA floor then serves what arrives now; explicit metric rules keep their own targets)."""
-    return target.model_copy(update={"scaling": target.scaling.model_copy(update={"target_utilisation": 1.0})})
+    return sized_at(target, 1.0)
 
 
 @dataclass(frozen=True)
